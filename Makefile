@@ -1,0 +1,46 @@
+# The two commands that matter: `make run` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: install run fmt lint types arch pytest cov test bench clean
+
+# Reinstall only when the project's dependencies changed.
+$(VENV)/.installed: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(BIN)/gateway serve --config config.toml
+
+fmt: install
+	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+lint: install
+	$(BIN)/ruff format --check . && $(BIN)/ruff check .
+
+types: install
+	$(BIN)/mypy
+
+arch: install
+	$(BIN)/lint-imports
+
+pytest: install
+	$(BIN)/coverage run -m pytest
+
+cov: install
+	$(BIN)/coverage report
+	$(BIN)/coverage report --fail-under=100 \
+	    --include='gateway/domain/*,gateway/core/*,ocpp_central/translate/*,ocpi_bridge/translate/*'
+
+test: lint types arch pytest cov
+
+bench: install
+	$(BIN)/python -m bench.ocpp_load
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .coverage data

@@ -1,0 +1,1 @@
+"""Pure: the neutral vocabulary both protocol sides translate to and from (stdlib only)."""

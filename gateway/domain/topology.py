@@ -1,0 +1,43 @@
+"""Pure: which charger connectors make up which EVSE (static, from the configuration)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gateway.domain.ids import ChargerId, EvseUid, LocationId
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConnectorRef:
+    """A physical connector as the charger numbers it.
+
+    ``evse`` is the charger's own EVSE id (OCPP 2.0.1/2.1) or ``None`` for chargers that
+    number connectors flatly (OCPP 1.6).
+    """
+
+    evse: int | None
+    connector: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EvseBinding:
+    """One published EVSE and the connectors of one charger it stands for."""
+
+    uid: EvseUid
+    location_id: LocationId
+    charger_id: ChargerId
+    connectors: tuple[ConnectorRef, ...]
+    lifecycle: str = "active"  # "active" | "planned" | "removed"
+
+
+@dataclass(frozen=True, slots=True)
+class Topology:
+    """All EVSE bindings of the site, indexed for the lookups the core needs."""
+
+    evses: tuple[EvseBinding, ...]
+
+    def of_charger(self, charger_id: ChargerId) -> tuple[EvseBinding, ...]:
+        return tuple(e for e in self.evses if e.charger_id == charger_id)
+
+    def evse(self, uid: EvseUid) -> EvseBinding | None:
+        return next((e for e in self.evses if e.uid == uid), None)

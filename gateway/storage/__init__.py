@@ -1,0 +1,1 @@
+"""Adapter: the SQL store (SQLite by default, PostgreSQL accepted)."""

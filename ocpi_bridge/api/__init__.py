@@ -1,0 +1,1 @@
+"""Adapter: the FastAPI routers partners call."""

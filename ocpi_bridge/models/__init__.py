@@ -1,0 +1,1 @@
+"""Data: OCPI wire objects as pydantic models, one module per OCPI module."""

@@ -1,0 +1,1 @@
+"""Adapter: outbound HTTP to partners."""

@@ -1,0 +1,1 @@
+"""Pure: gateway state -> OCPI objects, and OCPI requests -> gateway commands."""

@@ -1,0 +1,1 @@
+"""Pure: OCPP payloads <-> the gateway's neutral events and commands."""
