@@ -27,6 +27,9 @@ from pydantic import (
     model_validator,
 )
 
+from gateway.domain.ids import ChargerId, EvseUid, LocationId
+from gateway.domain.topology import ConnectorRef, EvseBinding, Topology
+
 CONFIG_ENV = "GATEWAY_CONFIG"
 DATA_DIR_ENV = "GATEWAY_DATA_DIR"
 
@@ -40,6 +43,14 @@ CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 PartyId = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{3}$")]
 ChargerIdStr = Annotated[str, StringConstraints(pattern=CHARGER_ID_PATTERN)]
 Coordinate = Annotated[str, StringConstraints(pattern=r"^-?[0-9]{1,3}\.[0-9]{5,7}$")]
+Ident36 = Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{1,36}$")]
+ClockTime = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+IsoDate = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+_EVSE_ID = r"^[A-Z]{2}\*?[A-Z0-9]{3}\*?E[A-Z0-9*]{1,30}$"
+EvseIdStr = Annotated[str, StringConstraints(pattern=_EVSE_ID)]
+TariffType = Literal[
+    "AD_HOC_PAYMENT", "PROFILE_CHEAPEST", "PROFILE_FASTEST", "PROFILE_GREEN", "REGULAR"
+]
 
 
 class ConfigError(Exception):
@@ -211,7 +222,7 @@ class ConnectorStandard(StrEnum):
 class ConnectorSettings(_Frozen):
     """An OCPI Connector and the OCPP connector it is."""
 
-    id: Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{1,36}$")]
+    id: Ident36
     ocpp_connector_id: Annotated[int, Field(ge=1)]
     standard: ConnectorStandard
     format: Literal["SOCKET", "CABLE"]
@@ -219,7 +230,7 @@ class ConnectorSettings(_Frozen):
     max_voltage: Annotated[int, Field(gt=0)]
     max_amperage: Annotated[int, Field(gt=0)]
     max_electric_power: Annotated[int, Field(gt=0)] | None = None
-    tariff_ids: tuple[Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{1,36}$")], ...] = ()
+    tariff_ids: tuple[Ident36, ...] = ()
 
 
 class EvseSettings(_Frozen):
@@ -231,8 +242,8 @@ class EvseSettings(_Frozen):
     ``ocpp_connector_id`` the connector id within it.
     """
 
-    uid: Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{1,36}$")]
-    evse_id: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}\*?[A-Z0-9]{3}\*?E[A-Z0-9*]{1,30}$")] | None = None
+    uid: Ident36
+    evse_id: EvseIdStr | None = None
     charger: ChargerIdStr
     ocpp_evse_id: Annotated[int, Field(ge=1)] | None = None
     lifecycle: Literal["active", "planned", "removed"] = "active"
@@ -245,7 +256,7 @@ class EvseSettings(_Frozen):
 class LocationSettings(_Frozen):
     """An OCPI Location: one site with its EVSEs."""
 
-    id: Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{1,36}$")]
+    id: Ident36
     name: Annotated[str, StringConstraints(max_length=255)] | None = None
     address: Annotated[str, StringConstraints(min_length=1, max_length=45)]
     city: Annotated[str, StringConstraints(min_length=1, max_length=45)]
@@ -286,10 +297,10 @@ class PriceComponentSettings(_Frozen):
 class RestrictionSettings(_Frozen):
     """OCPI TariffRestrictions, as in mod_tariffs."""
 
-    start_time: Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")] | None = None
-    end_time: Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")] | None = None
-    start_date: Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$")] | None = None
-    end_date: Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$")] | None = None
+    start_time: ClockTime | None = None
+    end_time: ClockTime | None = None
+    start_date: IsoDate | None = None
+    end_date: IsoDate | None = None
     min_kwh: Annotated[Decimal, Field(ge=0)] | None = None
     max_kwh: Annotated[Decimal, Field(ge=0)] | None = None
     min_current: Annotated[Decimal, Field(ge=0)] | None = None
@@ -321,9 +332,9 @@ class PriceSettings(_Frozen):
 class TariffSettings(_Frozen):
     """An OCPI Tariff served to partners and used to price CDRs."""
 
-    id: Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{1,36}$")]
+    id: Ident36
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-    type: Literal["AD_HOC_PAYMENT", "PROFILE_CHEAPEST", "PROFILE_FASTEST", "PROFILE_GREEN", "REGULAR"] | None = None
+    type: TariffType | None = None
     description: Annotated[str, StringConstraints(max_length=512)] | None = None
     min_price: PriceSettings | None = None
     max_price: PriceSettings | None = None
@@ -355,6 +366,31 @@ class Settings(_Frozen):
 
     def charger(self, charger_id: str) -> ChargerSettings | None:
         return next((c for c in self.chargers if c.id == charger_id), None)
+
+    def topology(self) -> Topology:
+        """The EVSE bindings the core needs, derived from ``locations``."""
+        versions = {c.id: c.ocpp_version for c in self.chargers}
+        return Topology(
+            tuple(
+                EvseBinding(
+                    uid=EvseUid(evse.uid),
+                    location_id=LocationId(loc.id),
+                    charger_id=ChargerId(evse.charger),
+                    connectors=tuple(
+                        ConnectorRef(
+                            evse=None
+                            if versions.get(evse.charger) is OcppVersion.V16
+                            else evse.ocpp_evse_id,
+                            connector=c.ocpp_connector_id,
+                        )
+                        for c in evse.connectors
+                    ),
+                    lifecycle=evse.lifecycle,
+                )
+                for loc in self.locations
+                for evse in loc.evses
+            )
+        )
 
     def database_url(self) -> str:
         if self.storage.database_url:
@@ -402,7 +438,7 @@ def _cross_reference_problems(s: Settings) -> Iterable[tuple[str, str]]:
                 continue
             is_v16 = charger.ocpp_version is OcppVersion.V16
             if is_v16 and evse.ocpp_evse_id is not None:
-                yield f"{key}.ocpp_evse_id", "OCPP 1.6 chargers have no EVSE ids; map connectors only"
+                yield f"{key}.ocpp_evse_id", "OCPP 1.6 chargers have no EVSE ids; map connectors"
             if not is_v16 and evse.ocpp_evse_id is None:
                 yield f"{key}.ocpp_evse_id", f"required for an OCPP {charger.ocpp_version} charger"
             connector_ids = [c.id for c in evse.connectors]
@@ -410,7 +446,8 @@ def _cross_reference_problems(s: Settings) -> Iterable[tuple[str, str]]:
                 ckey = f"{key}.connectors[{ci}]"
                 if conn.id in _duplicates(connector_ids):
                     yield f"{ckey}.id", f"duplicate connector id {conn.id!r} in EVSE {evse.uid!r}"
-                target = (evse.charger, None if is_v16 else evse.ocpp_evse_id, conn.ocpp_connector_id)
+                ocpp_evse = None if is_v16 else evse.ocpp_evse_id
+                target = (evse.charger, ocpp_evse, conn.ocpp_connector_id)
                 if evse.lifecycle != "removed":
                     other = mapped.setdefault(target, f"{key}")
                     if other != key:
@@ -499,8 +536,7 @@ def load_settings(path: Path | None = None) -> Settings:
     except ValidationError as exc:
         problems: list[tuple[str, str]] = []
         for err in exc.errors():
-            ctx = err.get("ctx") or {}
-            inner = ctx.get("error") if isinstance(ctx, dict) else None
+            inner = (err.get("ctx") or {}).get("error")
             if isinstance(inner, _CrossReferenceError):
                 problems.extend(inner.problems)
             else:

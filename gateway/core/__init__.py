@@ -1,1 +1,95 @@
-"""Pure: the sans-I/O core; ``step(state, event, now)`` returns the new state and effects."""
+"""Pure: the sans-I/O core; ``step(state, event, now)`` returns the new state and effects.
+
+Nothing here reads a clock, a socket or a database: the runtime passes ``now`` and the
+charger's EVSE bindings in, and commits what comes out (state and effects together)
+before anything leaves the process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from types import MappingProxyType
+from typing import assert_never
+
+from gateway.core import evse
+from gateway.core.effects import Effect
+from gateway.domain.events import (
+    ChargerBooted,
+    ChargerConnected,
+    ChargerDisconnected,
+    ChargerEvent,
+    ConnectorStatusReported,
+    OfflineGraceElapsed,
+)
+from gateway.domain.state import BootInfo, ChargerState, ConnectorReport
+from gateway.domain.topology import EvseBinding
+
+__all__ = ["Step", "refresh", "step"]
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """The outcome of one event: the charger's new state and what must follow it."""
+
+    state: ChargerState
+    effects: tuple[Effect, ...]
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.effects)
+
+
+def step(
+    state: ChargerState,
+    event: ChargerEvent,
+    *,
+    bindings: tuple[EvseBinding, ...],
+    now: datetime,
+) -> Step:
+    """Apply one charger event; ``bindings`` are the EVSEs this charger publishes."""
+    new = _apply(state, event)
+    new, effects = evse.republish(new, bindings, now=now)
+    return Step(new, effects)
+
+
+def refresh(state: ChargerState, *, bindings: tuple[EvseBinding, ...], now: datetime) -> Step:
+    """Recompute the charger's EVSEs without an event: the configuration may have changed."""
+    new, effects = evse.republish(state, bindings, now=now)
+    return Step(new, effects)
+
+
+def _apply(state: ChargerState, event: ChargerEvent) -> ChargerState:
+    match event:
+        case ChargerConnected(at=at, protocol=protocol):
+            return replace(state, connected=True, offline=False, since=at, protocol=protocol)
+        case ChargerDisconnected(at=at):
+            if not state.connected:
+                return state
+            return replace(state, connected=False, since=at)
+        case OfflineGraceElapsed():
+            # A reconnect may have raced the scheduler: only a still-absent charger goes offline.
+            return state if state.connected else replace(state, offline=True)
+        case ChargerBooted():
+            boot = BootInfo(
+                vendor=event.vendor,
+                model=event.model,
+                serial_number=event.serial_number,
+                firmware_version=event.firmware_version,
+                at=event.at,
+                accepted=event.accepted,
+            )
+            return replace(state, boot=boot)
+        case ConnectorStatusReported(connector=None):
+            return replace(state, station=_report(event))
+        case ConnectorStatusReported(connector=ref) if ref is not None:
+            connectors = dict(state.connectors)
+            connectors[ref] = _report(event)
+            return replace(state, connectors=MappingProxyType(connectors))
+    assert_never(event)  # type: ignore[arg-type]
+
+
+def _report(event: ConnectorStatusReported) -> ConnectorReport:
+    return ConnectorReport(
+        status=event.status, error_code=event.error_code, info=event.info, at=event.at
+    )

@@ -1,0 +1,53 @@
+"""Ports: the small interfaces the runtime and the protocol adapters meet through.
+
+Each has a fake in ``gateway.testing`` (or an in-memory implementation in
+``gateway.storage.memory``) so that tests exercise real code on either side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from gateway.core.effects import Effect
+from gateway.domain.events import ChargerEvent
+from gateway.domain.ids import ChargerId, EvseUid
+from gateway.domain.state import ChargerState, PublishedEvse
+
+
+class Clock(Protocol):
+    """Where ``now`` comes from; tests pass a controllable one."""
+
+    def __call__(self) -> datetime: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Change:
+    """One committed step: a charger's new state and the effects it produced."""
+
+    charger_id: ChargerId
+    state: ChargerState
+    effects: tuple[Effect, ...]
+    at: datetime
+
+
+class StateStore(Protocol):
+    """Durable state. ``commit`` writes a whole batch in one transaction, or nothing."""
+
+    def load_chargers(self) -> dict[ChargerId, ChargerState]: ...
+
+    def commit(self, batch: Sequence[Change]) -> None: ...
+
+
+class SiteView(Protocol):
+    """Read side: what the OCPI pull endpoints and the operator UI serve."""
+
+    def evse_statuses(self) -> Mapping[EvseUid, PublishedEvse]: ...
+
+
+class EventSink(Protocol):
+    """Where the OCPP side delivers charger events; returns once they are durable."""
+
+    async def submit(self, event: ChargerEvent) -> None: ...

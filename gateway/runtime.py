@@ -1,0 +1,214 @@
+"""Shell: load, step, commit (state + outbox in one transaction), then let effects leave.
+
+Events for one charger are applied strictly in order (one lock per charger); events
+for different chargers proceed concurrently and their commits are grouped: one writer
+thread commits whatever has queued up since its last commit, so a hundred chargers
+acknowledging at once cost one fsync, not a hundred (DESIGN.md §2.2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from gateway.core import refresh, step
+from gateway.core.effects import Effect
+from gateway.domain.events import ChargerDisconnected, ChargerEvent, OfflineGraceElapsed
+from gateway.domain.ids import ChargerId
+from gateway.domain.state import ChargerState
+from gateway.domain.topology import Topology
+from gateway.ports import Change, Clock, StateStore
+
+log = logging.getLogger(__name__)
+
+EffectListener = Callable[[Effect], None]
+
+
+class CommitFailedError(Exception):
+    """The store did not make a change durable; whoever sent the event must retry it."""
+
+
+def _future() -> asyncio.Future[None]:
+    return asyncio.get_running_loop().create_future()
+
+
+@dataclass(slots=True)
+class _Pending:
+    change: Change
+    done: asyncio.Future[None] = field(default_factory=_future)
+
+
+class GroupCommitter:
+    """Batches changes from many chargers into one store transaction at a time."""
+
+    def __init__(self, store: StateStore, *, max_batch: int = 512) -> None:
+        self._store = store
+        self._max_batch = max_batch
+        self._queue: list[_Pending] = []
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self.batches = 0
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="group-commit")
+
+    async def commit(self, change: Change) -> None:
+        if self._closing:
+            raise CommitFailedError("the gateway is shutting down")
+        pending = _Pending(change)
+        self._queue.append(pending)
+        self._wakeup.set()
+        await pending.done
+
+    async def close(self) -> None:
+        """Commit what is queued, then stop."""
+        self._closing = True
+        self._wakeup.set()
+        if self._task is not None:
+            await self._task
+
+    async def _run(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._queue:
+                batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
+                await self._write(batch)
+            if self._closing:
+                return
+
+    async def _write(self, batch: list[_Pending]) -> None:
+        try:
+            await asyncio.to_thread(self._store.commit, [p.change for p in batch])
+        except Exception:
+            if len(batch) == 1:
+                log.exception("commit failed for charger %s", batch[0].change.charger_id)
+                _settle(batch[0], CommitFailedError("the store rejected the change"))
+                return
+            # One bad change must not fail its neighbours: retry them one by one.
+            for pending in batch:
+                await self._write([pending])
+            return
+        self.batches += 1
+        for pending in batch:
+            _settle(pending, None)
+
+
+def _settle(pending: _Pending, error: Exception | None) -> None:
+    if pending.done.done():
+        return
+    if error is None:
+        pending.done.set_result(None)
+    else:
+        pending.done.set_exception(error)
+
+
+class Runtime:
+    """The one place where charger events become committed state and outgoing effects."""
+
+    def __init__(
+        self,
+        *,
+        store: StateStore,
+        topology: Topology,
+        clock: Clock,
+        offline_grace: timedelta,
+        known_chargers: Iterable[ChargerId] = (),
+    ) -> None:
+        self._store = store
+        self._topology = topology
+        self._clock = clock
+        self._grace = offline_grace
+        self._known = tuple(known_chargers)
+        self._states: dict[ChargerId, ChargerState] = {}
+        self._locks: dict[ChargerId, asyncio.Lock] = {}
+        self._committer = GroupCommitter(store)
+        self._listeners: list[EffectListener] = []
+
+    # --- lifecycle ---------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Load state and reconcile it with the configuration and with the restart itself."""
+        self._states = await asyncio.to_thread(self._store.load_chargers)
+        self._committer.start()
+        now = self._clock()
+        for charger_id in {*self._known, *self._states}:
+            state = self.state(charger_id)
+            if state.connected:
+                # Nobody is connected to a process that just started: begin the grace period.
+                await self.submit(ChargerDisconnected(charger_id=charger_id, at=now))
+            else:
+                # Publish EVSEs the configuration added or changed since the last run.
+                await self._apply(charger_id, state, None, now)
+
+    async def stop(self) -> None:
+        await self._committer.close()
+
+    def on_effect(self, listener: EffectListener) -> None:
+        self._listeners.append(listener)
+
+    # --- the write path ----------------------------------------------------------
+
+    def state(self, charger_id: ChargerId) -> ChargerState:
+        return self._states.get(charger_id) or ChargerState(charger_id=charger_id)
+
+    async def submit(self, event: ChargerEvent) -> None:
+        """Apply ``event``; returns once the resulting state is durable.
+
+        Raises ``CommitFailedError`` when the store could not commit; the in-memory state is
+        left as it was, so the charger's retry is applied afresh.
+        """
+        charger_id = event.charger_id
+        lock = self._locks.get(charger_id)
+        if lock is None:
+            lock = self._locks[charger_id] = asyncio.Lock()
+        async with lock:
+            await self._apply(charger_id, self.state(charger_id), event, self._clock())
+
+    async def _apply(
+        self, charger_id: ChargerId, state: ChargerState, event: ChargerEvent | None, now: datetime
+    ) -> None:
+        bindings = self._topology.of_charger(charger_id)
+        if event is None:
+            result = refresh(state, bindings=bindings, now=now)
+        else:
+            result = step(state, event, bindings=bindings, now=now)
+        if result.state == state:
+            return
+        await self._committer.commit(
+            Change(charger_id=charger_id, state=result.state, effects=result.effects, at=now)
+        )
+        self._states[charger_id] = result.state
+        for effect in result.effects:
+            for listener in self._listeners:
+                try:
+                    listener(effect)
+                except Exception:
+                    log.exception("effect listener failed for %r", effect)
+
+    # --- the scheduler's entry points -------------------------------------------
+
+    async def expire_offline(self) -> int:
+        """Mark chargers offline whose connection has been gone for the grace period."""
+        now = self._clock()
+        due = [
+            s.charger_id
+            for s in self._states.values()
+            if not s.connected
+            and not s.offline
+            and s.since is not None
+            and now - s.since >= self._grace
+        ]
+        for charger_id in due:
+            with contextlib.suppress(CommitFailedError):
+                await self.submit(OfflineGraceElapsed(charger_id=charger_id, at=now))
+        return len(due)
+
+    @property
+    def commit_batches(self) -> int:
+        return self._committer.batches

@@ -1,0 +1,192 @@
+"""Adapter: the SQL store. State and outbox rows are written in one transaction.
+
+SQLite is the default (WAL, ``synchronous=FULL``, a busy timeout, an integrity check at
+start-up); a PostgreSQL URL runs the same statements. The schema carries a version:
+an older database is migrated forward at start-up, a newer one is refused.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.sql.schema import Table
+from sqlmodel import SQLModel
+
+from gateway.core.effects import EvseChanged
+from gateway.domain.ids import ChargerId, EvseUid
+from gateway.domain.state import ChargerState, PublishedEvse
+from gateway.domain.status import EvseStatus
+from gateway.ports import Change
+from gateway.storage import codec
+from gateway.storage.tables import SCHEMA_VERSION, ChargerRow, EvseRow, OutboxRow, SchemaMeta
+
+log = logging.getLogger(__name__)
+
+
+class StoreError(Exception):
+    """The database cannot be used; the message says why and what to do."""
+
+
+def _table(model: type[SQLModel]) -> Table:
+    table = model.__table__  # type: ignore[attr-defined]
+    assert isinstance(table, Table)  # noqa: S101 - SQLModel always sets a Table here
+    return table
+
+
+CHARGER = _table(ChargerRow)
+EVSE = _table(EvseRow)
+OUTBOX = _table(OutboxRow)
+META = _table(SchemaMeta)
+
+#: Forward migrations: ``MIGRATIONS[n]`` upgrades a version-``n`` database to ``n + 1``.
+MIGRATIONS: Mapping[int, Callable[[Connection], None]] = {}
+
+
+class SqlStore:
+    """``StateStore`` and ``SiteView`` on SQLAlchemy Core."""
+
+    def __init__(self, url: str, *, busy_timeout_ms: int = 5000) -> None:
+        self.url = make_url(url)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        connect_args: dict[str, Any] = {}
+        if self.is_sqlite:
+            database = self.url.database or ""
+            if database and database != ":memory:":
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            # One writer thread and several reader threads share the pool.
+            connect_args = {"check_same_thread": False, "timeout": busy_timeout_ms / 1000}
+        self.engine: Engine = create_engine(self.url, connect_args=connect_args)
+        if self.is_sqlite:
+            event.listen(self.engine, "connect", _sqlite_pragmas(busy_timeout_ms))
+
+    # --- lifecycle ---------------------------------------------------------------
+
+    def open(self) -> None:
+        """Check integrity and bring the schema to this code's version."""
+        with self.engine.begin() as conn:
+            if self.is_sqlite:
+                result = conn.execute(text("PRAGMA integrity_check")).scalars().all()
+                if result != ["ok"]:
+                    raise StoreError(
+                        f"database {self.url.database} failed its integrity check: "
+                        f"{'; '.join(map(str, result[:5]))}; restore it from a backup"
+                    )
+            version = _schema_version(conn)
+            if version is None:
+                SQLModel.metadata.create_all(conn, tables=[META, CHARGER, EVSE, OUTBOX])
+                _set_version(conn, SCHEMA_VERSION)
+                return
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"database schema version {version} is newer than this gateway "
+                    f"understands ({SCHEMA_VERSION}); run the newer gateway release or "
+                    "restore a backup taken before the upgrade"
+                )
+            while version < SCHEMA_VERSION:
+                log.info("migrating database schema from version %d", version)
+                MIGRATIONS[version](conn)
+                version += 1
+                _set_version(conn, version)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def ping(self) -> None:
+        """Raise if the database cannot answer a trivial query."""
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    # --- StateStore --------------------------------------------------------------
+
+    def load_chargers(self) -> dict[ChargerId, ChargerState]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(CHARGER.c.id, CHARGER.c.state)).all()
+        return {ChargerId(r.id): codec.load_state(r.id, r.state) for r in rows}
+
+    def commit(self, batch: Sequence[Change]) -> None:
+        with self.engine.begin() as conn:
+            for change in batch:
+                self._write(conn, change)
+
+    def _write(self, conn: Connection, change: Change) -> None:
+        conn.execute(
+            self._upsert(CHARGER, ["id"]),
+            {
+                "id": change.charger_id,
+                "state": codec.dump_state(change.state),
+                "updated_at": change.at,
+            },
+        )
+        for effect in change.effects:
+            if isinstance(effect, EvseChanged):
+                conn.execute(
+                    self._upsert(EVSE, ["uid"]),
+                    {
+                        "uid": effect.uid,
+                        "location_id": effect.location_id,
+                        "status": effect.status.value,
+                        "last_updated": effect.last_updated,
+                    },
+                )
+                conn.execute(
+                    self._upsert(OUTBOX, ["kind", "object_id"], skip={"id"}),
+                    {"kind": "evse", "object_id": effect.uid, "changed_at": effect.last_updated},
+                )
+
+    def _upsert(self, table: Table, keys: list[str], skip: set[str] | None = None) -> Any:
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(table)
+        excluded = stmt.excluded
+        updates = {
+            c.name: excluded[c.name]
+            for c in table.columns
+            if c.name not in keys and c.name not in (skip or set())
+        }
+        return stmt.on_conflict_do_update(index_elements=keys, set_=updates)
+
+    # --- SiteView ----------------------------------------------------------------
+
+    def evse_statuses(self) -> dict[EvseUid, PublishedEvse]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(EVSE.c.uid, EVSE.c.status, EVSE.c.last_updated)).all()
+        return {
+            EvseUid(r.uid): PublishedEvse(status=EvseStatus(r.status), last_updated=r.last_updated)
+            for r in rows
+        }
+
+    def outbox_size(self) -> int:
+        with self.engine.connect() as conn:
+            return len(conn.execute(select(OUTBOX.c.id)).all())
+
+
+def _sqlite_pragmas(busy_timeout_ms: int) -> Callable[[Any, Any], None]:
+    def on_connect(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        # WAL lets readers run beside the writer; FULL makes each commit survive power loss,
+        # which is the promise behind acknowledging a StopTransaction.
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    return on_connect
+
+
+def _schema_version(conn: Connection) -> int | None:
+    has_meta = conn.dialect.has_table(conn, META.name)
+    if not has_meta:
+        return None
+    row = conn.execute(select(META.c.value).where(META.c.key == "schema_version")).first()
+    return None if row is None else int(row.value)
+
+
+def _set_version(conn: Connection, version: int) -> None:
+    conn.execute(META.delete().where(META.c.key == "schema_version"))
+    conn.execute(META.insert().values(key="schema_version", value=str(version)))
