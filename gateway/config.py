@@ -8,6 +8,7 @@ at load time so that a typo never becomes a silent misconfiguration at 2 a.m.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import os
 import re
@@ -391,6 +392,22 @@ class Settings(_Frozen):
                 for evse in loc.evses
             )
         )
+
+    def fingerprints(self) -> dict[str, str]:
+        """A digest of each published object's configuration, keyed ``kind:id``."""
+        out: dict[str, str] = {}
+        for loc in self.locations:
+            own = loc.model_dump_json(exclude={"evses"}) + self.operator.model_dump_json()
+            out[f"location:{loc.id}"] = hashlib.sha256(own.encode()).hexdigest()
+            for evse in loc.evses:
+                out[f"evse:{evse.uid}"] = hashlib.sha256(
+                    evse.model_dump_json().encode()
+                ).hexdigest()
+        for tariff in self.tariffs:
+            out[f"tariff:{tariff.id}"] = hashlib.sha256(
+                tariff.model_dump_json().encode()
+            ).hexdigest()
+        return out
 
     def database_url(self) -> str:
         if self.storage.database_url:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 
 from gateway.core.effects import EvseChanged
 from gateway.domain.ids import ChargerId, EvseUid
@@ -19,6 +20,7 @@ class MemoryStore:
         self.outbox: dict[tuple[str, str], Change] = {}
         self.commits = 0
         self.fail_next = 0
+        self.config: dict[str, tuple[str, datetime]] = {}
 
     def load_chargers(self) -> dict[ChargerId, ChargerState]:
         return dict(self.chargers)
@@ -42,3 +44,14 @@ class MemoryStore:
 
     def ping(self) -> None:
         return None
+
+    def reconcile_config(
+        self, fingerprints: Mapping[str, str], now: datetime
+    ) -> dict[str, datetime]:
+        result = {}
+        for key, fingerprint in fingerprints.items():
+            before = self.config.get(key)
+            if before is None or before[0] != fingerprint:
+                before = self.config[key] = (fingerprint, now)
+            result[key] = before[1]
+        return result

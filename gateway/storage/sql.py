@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,14 @@ from gateway.domain.state import ChargerState, PublishedEvse
 from gateway.domain.status import EvseStatus
 from gateway.ports import Change
 from gateway.storage import codec
-from gateway.storage.tables import SCHEMA_VERSION, ChargerRow, EvseRow, OutboxRow, SchemaMeta
+from gateway.storage.tables import (
+    SCHEMA_VERSION,
+    ChargerRow,
+    ConfigRow,
+    EvseRow,
+    OutboxRow,
+    SchemaMeta,
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +51,7 @@ CHARGER = _table(ChargerRow)
 EVSE = _table(EvseRow)
 OUTBOX = _table(OutboxRow)
 META = _table(SchemaMeta)
+CONFIG = _table(ConfigRow)
 
 #: Forward migrations: ``MIGRATIONS[n]`` upgrades a version-``n`` database to ``n + 1``.
 MIGRATIONS: Mapping[int, Callable[[Connection], None]] = {}
@@ -79,7 +88,7 @@ class SqlStore:
                     )
             version = _schema_version(conn)
             if version is None:
-                SQLModel.metadata.create_all(conn, tables=[META, CHARGER, EVSE, OUTBOX])
+                SQLModel.metadata.create_all(conn, tables=[META, CHARGER, EVSE, OUTBOX, CONFIG])
                 _set_version(conn, SCHEMA_VERSION)
                 return
             if version > SCHEMA_VERSION:
@@ -149,6 +158,35 @@ class SqlStore:
             if c.name not in keys and c.name not in (skip or set())
         }
         return stmt.on_conflict_do_update(index_elements=keys, set_=updates)
+
+    def reconcile_config(
+        self, fingerprints: Mapping[str, str], now: datetime
+    ) -> dict[str, datetime]:
+        """Record configuration fingerprints; return when each object last changed.
+
+        An object seen for the first time, or whose fingerprint differs from the stored
+        one, changed ``now``; the others keep their recorded time, so a restart with the
+        same ``config.toml`` does not make every Location look freshly updated.
+        """
+        with self.engine.begin() as conn:
+            stored = {
+                r.key: (r.fingerprint, r.changed_at)
+                for r in conn.execute(
+                    select(CONFIG.c.key, CONFIG.c.fingerprint, CONFIG.c.changed_at)
+                )
+            }
+            result: dict[str, datetime] = {}
+            for key, fingerprint in fingerprints.items():
+                before = stored.get(key)
+                if before is not None and before[0] == fingerprint:
+                    result[key] = before[1]
+                    continue
+                conn.execute(
+                    self._upsert(CONFIG, ["key"]),
+                    {"key": key, "fingerprint": fingerprint, "changed_at": now},
+                )
+                result[key] = now
+        return result
 
     # --- SiteView ----------------------------------------------------------------
 

@@ -69,3 +69,12 @@ class OutboxRow(SQLModel, table=True):
     kind: str = Field(sa_column=Column(String(16), nullable=False))
     object_id: str = Field(sa_column=Column(String(64), nullable=False))
     changed_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+
+
+class ConfigRow(SQLModel, table=True):
+    """A fingerprint of each configured object, to know when the configuration changed it."""
+
+    __tablename__ = "config_object"
+    key: str = Field(primary_key=True, max_length=64)
+    fingerprint: str = Field(max_length=64)
+    changed_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))

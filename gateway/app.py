@@ -1,0 +1,176 @@
+"""Composition root: one asyncio loop running the OCPP listener, uvicorn and the scheduler.
+
+This is the only module that knows both protocol sides; it wires them to the runtime
+and the store and owns start-up and shutdown order:
+
+    start: store (integrity, migrations) -> runtime (load, reconcile) -> OCPP -> HTTP -> jobs
+    stop:  jobs -> OCPP (chargers closed) -> HTTP -> runtime (pending commits) -> store
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from gateway import __version__
+from gateway.config import Settings
+from gateway.domain.ids import ChargerId
+from gateway.ports import Clock
+from gateway.runtime import Runtime
+from gateway.scheduler import build_scheduler
+from gateway.storage.sql import SqlStore
+from ocpi_bridge.api.app import create_app
+from ocpi_bridge.api.context import OcpiContext
+from ocpi_bridge.parties import StaticParties
+from ocpp_central.server import OcppServer
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_BUDGET_S = 5.0
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class _EmbeddedUvicorn(uvicorn.Server):
+    """Uvicorn without its own signal handling: the gateway owns SIGTERM/SIGINT."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class Gateway:
+    """The whole process: build it from settings, ``start()``, later ``stop()``."""
+
+    def __init__(self, settings: Settings, *, clock: Clock = utc_now) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.store = SqlStore(
+            settings.database_url(), busy_timeout_ms=settings.storage.busy_timeout_ms
+        )
+        self.runtime = Runtime(
+            store=self.store,
+            topology=settings.topology(),
+            clock=clock,
+            offline_grace=timedelta(seconds=settings.ocpp.offline_grace_s),
+            known_chargers=[ChargerId(c.id) for c in settings.chargers],
+        )
+        self.ocpp = OcppServer(settings, sink=self.runtime, clock=clock)
+        self.scheduler = build_scheduler(
+            self.runtime, offline_grace=timedelta(seconds=settings.ocpp.offline_grace_s)
+        )
+        self.http: _EmbeddedUvicorn | None = None
+        self.app: FastAPI | None = None
+        self._http_task: asyncio.Task[None] | None = None
+        self._stopped = asyncio.Event()
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.store.open)
+        configured_at = await asyncio.to_thread(
+            self.store.reconcile_config, self.settings.fingerprints(), self.clock()
+        )
+        await self.runtime.start()
+        await self.ocpp.start()
+        self.app = create_app(
+            OcpiContext(
+                settings=self.settings,
+                site=self.store,
+                parties=StaticParties(self.settings.ocpi.static_partners),
+                clock=self.clock,
+                configured_at=configured_at,
+            )
+        )
+        self.app.add_api_route("/healthz", self._healthz, methods=["GET"], include_in_schema=False)
+        config = uvicorn.Config(
+            self.app,
+            host=self.settings.http.host,
+            port=self.settings.http.port,
+            log_config=None,
+            lifespan="off",
+            access_log=False,
+            server_header=False,
+        )
+        self.http = _EmbeddedUvicorn(config)
+        self._http_task = asyncio.create_task(self.http.serve(), name="http")
+        while not self.http.started:
+            if self._http_task.done():
+                self._http_task.result()  # re-raises why uvicorn could not start
+                raise RuntimeError("the HTTP listener stopped during start-up")
+            await asyncio.sleep(0.01)
+        self.scheduler.start()
+        log.info(
+            "gateway %s started ocpp=%s:%d http=%s:%d",
+            __version__,
+            self.settings.ocpp.host,
+            self.ocpp.port,
+            self.settings.http.host,
+            self.http_port,
+        )
+
+    @property
+    def http_port(self) -> int:
+        assert self.http is not None  # noqa: S101 - only asked after start()
+        server = self.http.servers[0]
+        port = server.sockets[0].getsockname()[1]
+        assert isinstance(port, int)  # noqa: S101 - inet sockets name an int port
+        return port
+
+    async def stop(self) -> None:
+        """Close listeners, commit what is pending, release the store."""
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        await self.ocpp.close()
+        if self.http is not None and self._http_task is not None:
+            self.http.should_exit = True
+            with contextlib.suppress(Exception):
+                await self._http_task
+        await self.runtime.stop()
+        self.store.close()
+        self._stopped.set()
+        log.info("gateway stopped")
+
+    async def _healthz(self) -> JSONResponse:
+        checks: dict[str, Any] = {}
+        try:
+            await asyncio.to_thread(self.store.ping)
+            checks["store"] = "ok"
+        except Exception as exc:  # any failure at all means the store is unhealthy
+            checks["store"] = f"failing: {type(exc).__name__}"
+        checks["ocpp_listener"] = "ok" if self.ocpp.listening else "down"
+        checks["http_listener"] = "ok"
+        checks["chargers_connected"] = len(self.ocpp.connections)
+        healthy = checks["store"] == "ok" and checks["ocpp_listener"] == "ok"
+        return JSONResponse(
+            {"status": "ok" if healthy else "degraded", "version": __version__, "checks": checks},
+            status_code=200 if healthy else 503,
+        )
+
+
+async def serve(settings: Settings) -> None:
+    """Run until SIGTERM or SIGINT, then shut down within ``SHUTDOWN_BUDGET_S``."""
+    gateway = Gateway(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await gateway.start()
+    try:
+        await stop.wait()
+        log.info("shutting down")
+    finally:
+        try:
+            async with asyncio.timeout(SHUTDOWN_BUDGET_S):
+                await gateway.stop()
+        except TimeoutError:
+            log.warning("shutdown took longer than %.0f s; exiting anyway", SHUTDOWN_BUDGET_S)

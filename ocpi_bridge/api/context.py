@@ -1,0 +1,26 @@
+"""Adapter: what the OCPI routers need from the rest of the process, injected at start-up."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from gateway.config import Settings
+from gateway.ports import Clock, SiteView
+from ocpi_bridge.parties import PartyDirectory
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OcpiContext:
+    """The settings, read model, partner directory and clock behind every OCPI request."""
+
+    settings: Settings
+    site: SiteView
+    parties: PartyDirectory
+    clock: Clock
+    configured_at: Mapping[str, datetime]  # Location id / EVSE uid -> config change time
+
+    @property
+    def base_url(self) -> str:
+        return self.settings.http.public_url.rstrip("/") + "/ocpi"

@@ -1,0 +1,222 @@
+"""Adapter: the websocket listener chargers connect to.
+
+The handshake decides everything before a connection is accepted (OCPP-J 1.6 §3,
+OCPP 2.0.1 Part 4 §3, the security whitepaper): the identity in the URL must be well
+formed and known (else HTTP 404, nothing stored), HTTP Basic credentials are checked
+before the upgrade (else 401), and the subprotocol is the charger's configured OCPP
+version; with no common subprotocol the handshake completes without one and the
+connection is closed at once, as OCPP-J requires.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import http
+import logging
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
+
+from gateway.config import CHARGER_ID_RE, ChargerSettings, OcppVersion as ConfigVersion, Settings
+from gateway.domain.events import ChargerConnected, ChargerDisconnected
+from gateway.domain.ids import ChargerId
+from gateway.passwords import verify_password
+from gateway.ports import Clock, EventSink
+from gateway.runtime import CommitFailedError
+from ocpp_central.connection import ChargerConnection
+from ocpp_central.handlers import BOOT_STATUS, ChargerSession
+from ocpp_central.translate.rpc import OcppVersion
+from ocpp_central.validation import Validators
+
+log = logging.getLogger(__name__)
+
+SUBPROTOCOL: dict[ConfigVersion, OcppVersion] = {
+    ConfigVersion.V16: OcppVersion.V16,
+    ConfigVersion.V201: OcppVersion.V201,
+    ConfigVersion.V21: OcppVersion.V21,
+}
+
+CLOSE_REPLACED = 4000  # application close code: a newer connection took over this identity
+
+
+class OcppServer:
+    """Accepts chargers, keeps one live connection per identity, feeds events to the sink."""
+
+    def __init__(self, settings: Settings, *, sink: EventSink, clock: Clock) -> None:
+        self._settings = settings
+        self._sink = sink
+        self._clock = clock
+        self._server: Server | None = None
+        self._validators = {v: Validators(v) for v in OcppVersion}
+        self.connections: dict[ChargerId, ChargerConnection] = {}
+        self.unknown_seen: dict[ChargerId, str] = {}
+        # Successful password checks, remembered by a digest of the presented secret, so that
+        # a reconnect storm does not cost one scrypt per charger each time.
+        self._verified: dict[ChargerId, bytes] = {}
+
+    async def start(self) -> None:
+        cfg = self._settings.ocpp
+        self._server = await serve(
+            self._handle,
+            cfg.host,
+            cfg.port,
+            process_request=self._process_request,
+            select_subprotocol=self._select_subprotocol,
+            subprotocols=[Subprotocol(v.value) for v in OcppVersion],
+            ping_interval=cfg.ping_interval_s,
+            ping_timeout=cfg.ping_timeout_s,
+            max_size=cfg.max_frame_bytes,
+            max_queue=16,
+            compression=None,
+            server_header="charger-edge-gateway",
+        )
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None  # noqa: S101 - only asked after start()
+        sock = next(iter(self._server.sockets))
+        port = sock.getsockname()[1]
+        assert isinstance(port, int)  # noqa: S101 - AF_INET/AF_INET6 names carry an int port
+        return port
+
+    @property
+    def listening(self) -> bool:
+        return self._server is not None and self._server.is_serving()
+
+    async def close(self) -> None:
+        if self._server is None:
+            return
+        self._server.close(close_connections=True)
+        await self._server.wait_closed()
+
+    # --- handshake ---------------------------------------------------------------
+
+    def _charger_id(self, path: str) -> ChargerId | None:
+        prefix = self._settings.ocpp.path.rstrip("/") + "/"
+        raw_path = urlsplit(path).path
+        if not raw_path.startswith(prefix):
+            return None
+        candidate = unquote(raw_path[len(prefix) :], errors="strict")
+        if not CHARGER_ID_RE.fullmatch(candidate):
+            return None
+        return ChargerId(candidate)
+
+    async def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
+        try:
+            charger_id = self._charger_id(request.path)
+        except UnicodeDecodeError:
+            charger_id = None
+        if charger_id is None:
+            return conn.respond(http.HTTPStatus.NOT_FOUND, "Unknown charge point identity\n")
+        settings = self._settings.charger(charger_id)
+        if settings is None:
+            if not self._settings.ocpp.accept_unknown_chargers:
+                log.warning("refused unknown charger id=%s", charger_id)
+                return conn.respond(http.HTTPStatus.NOT_FOUND, "Unknown charge point identity\n")
+            self.unknown_seen[charger_id] = "seen"
+            log.warning("accepting unknown charger for commissioning id=%s", charger_id)
+        elif settings.security_profile in (1, 2) and not await self._basic_auth_ok(
+            charger_id, settings, request.headers
+        ):
+            log.warning("refused charger id=%s: bad or missing credentials", charger_id)
+            response = conn.respond(http.HTTPStatus.UNAUTHORIZED, "Unauthorized\n")
+            response.headers["WWW-Authenticate"] = 'Basic realm="OCPP", charset="UTF-8"'
+            return response
+        conn.charger_id = charger_id  # type: ignore[attr-defined]
+        conn.charger_settings = settings  # type: ignore[attr-defined]
+        return None
+
+    async def _basic_auth_ok(
+        self, charger_id: ChargerId, settings: ChargerSettings, headers: Headers
+    ) -> bool:
+        header = headers.get("Authorization", "")
+        scheme, _, encoded = header.partition(" ")
+        if scheme.lower() != "basic" or not encoded:
+            return False
+        try:
+            decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        username, sep, password = decoded.partition(":")
+        if not sep or username != charger_id or settings.password_hash is None:
+            return False
+        digest = hashlib.sha256(
+            f"{settings.password_hash}\0{password}".encode(), usedforsecurity=True
+        ).digest()
+        if self._verified.get(charger_id) == digest:
+            return True
+        ok = await asyncio.to_thread(verify_password, password, settings.password_hash)
+        if ok:
+            self._verified[charger_id] = digest
+        return ok
+
+    def _select_subprotocol(
+        self, conn: ServerConnection, offered: Sequence[Subprotocol]
+    ) -> Subprotocol | None:
+        settings: ChargerSettings | None = getattr(conn, "charger_settings", None)
+        allowed = (
+            [SUBPROTOCOL[settings.ocpp_version].value]
+            if settings is not None
+            else [v.value for v in OcppVersion]
+        )
+        return next((Subprotocol(p) for p in offered if p in allowed), None)
+
+    # --- connection ----------------------------------------------------------------
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        charger_id: ChargerId = ws.charger_id  # type: ignore[attr-defined]
+        settings: ChargerSettings | None = ws.charger_settings  # type: ignore[attr-defined]
+        if ws.subprotocol is None:
+            log.warning("charger %s offered no supported OCPP version; closing", charger_id)
+            await ws.close(1002, "no supported OCPP subprotocol")
+            return
+        version = OcppVersion(ws.subprotocol)
+        session = ChargerSession(
+            charger_id=charger_id,
+            version=version,
+            settings=settings,
+            sink=self._sink,
+            clock=self._clock,
+            heartbeat_interval_s=self._settings.ocpp.heartbeat_interval_s,
+            boot_status=None
+            if settings is None or settings.boot == "accept"
+            else BOOT_STATUS[settings.boot],
+        )
+        connection = ChargerConnection(ws, session, self._validators[version])
+        previous = self.connections.get(charger_id)
+        self.connections[charger_id] = connection
+        if previous is not None:
+            log.info("charger %s reconnected; closing its previous connection", charger_id)
+            await previous.close(CLOSE_REPLACED, "replaced by a newer connection")
+        try:
+            try:
+                await self._sink.submit(
+                    ChargerConnected(charger_id=charger_id, at=self._clock(), protocol=version)
+                )
+            except CommitFailedError:
+                await ws.close(1011, "storage unavailable")
+                return
+            log.info("charger connected id=%s protocol=%s", charger_id, version.value)
+            await connection.run()
+        finally:
+            if self.connections.get(charger_id) is connection:
+                del self.connections[charger_id]
+                log.info("charger disconnected id=%s", charger_id)
+                await _quietly(
+                    self._sink.submit(ChargerDisconnected(charger_id=charger_id, at=self._clock()))
+                )
+
+
+async def _quietly(awaitable: Any) -> None:
+    try:
+        await awaitable
+    except CommitFailedError:
+        log.exception("could not record a disconnect")

@@ -1,0 +1,22 @@
+"""Pure: helpers shared by the per-version translators (OCPP date-times)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def ocpp_datetime(dt: datetime) -> str:
+    """UTC, millisecond precision, ``Z`` suffix: the form every charger firmware parses."""
+    text = dt.astimezone(UTC).isoformat(timespec="milliseconds")
+    return text.replace("+00:00", "Z")
+
+
+def optional_datetime(text: object) -> datetime | None:
+    """Parse an OCPP date-time leniently: ``None`` when absent or unreadable."""
+    if not isinstance(text, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
