@@ -552,7 +552,13 @@ def load_settings(path: Path | None = None) -> Settings:
         settings = Settings.model_validate(raw)
     except ValidationError as exc:
         problems: list[tuple[str, str]] = []
-        for err in exc.errors():
+        errors = exc.errors()
+        locs = [tuple(e["loc"]) for e in errors]
+        for err in errors:
+            # A failed item also fails its list's length check; the item's reason is the news.
+            here = tuple(err["loc"])
+            if any(len(other) > len(here) and other[: len(here)] == here for other in locs):
+                continue
             inner = (err.get("ctx") or {}).get("error")
             if isinstance(inner, _CrossReferenceError):
                 problems.extend(inner.problems)

@@ -53,8 +53,15 @@ OUTBOX = _table(OutboxRow)
 META = _table(SchemaMeta)
 CONFIG = _table(ConfigRow)
 
+
+def _v1_to_v2(conn: Connection) -> None:
+    """Version 2 remembers when each configured object last changed."""
+    SQLModel.metadata.create_all(conn, tables=[CONFIG])
+
+
 #: Forward migrations: ``MIGRATIONS[n]`` upgrades a version-``n`` database to ``n + 1``.
-MIGRATIONS: Mapping[int, Callable[[Connection], None]] = {}
+#: Each runs inside the start-up transaction, so a failed upgrade leaves the file as it was.
+MIGRATIONS: Mapping[int, Callable[[Connection], None]] = {1: _v1_to_v2}
 
 
 class SqlStore:

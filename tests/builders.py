@@ -1,0 +1,64 @@
+"""Builders for test inputs: realistic defaults, override what the test is about."""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from gateway.config import Settings
+from gateway.domain.events import ConnectorStatusReported
+from gateway.domain.ids import ChargerId
+from gateway.domain.status import ConnectorStatus
+from gateway.domain.topology import ConnectorRef
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED_CONFIG = ROOT / "config.toml"
+T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+
+
+def shipped_config() -> dict[str, Any]:
+    """The shipped ``config.toml`` as a dict, to modify per test."""
+    return tomllib.loads(SHIPPED_CONFIG.read_text())
+
+
+def a_settings(**sections: Any) -> Settings:
+    """The shipped example site, with any top-level section replaced, on loopback ports 0."""
+    raw = shipped_config()
+    raw["ocpp"] = {**raw["ocpp"], "host": "127.0.0.1", "port": 0}
+    raw["http"] = {**raw["http"], "host": "127.0.0.1", "port": 0}
+    for key, value in sections.items():
+        raw[key] = copy.deepcopy(value)
+    return Settings.model_validate(raw)
+
+
+def a_status(
+    status: ConnectorStatus = ConnectorStatus.AVAILABLE,
+    *,
+    charger: str = "AC-0001",
+    connector: int | None = 1,
+    evse: int | None = None,
+    at: datetime = T0,
+) -> ConnectorStatusReported:
+    return ConnectorStatusReported(
+        charger_id=ChargerId(charger),
+        at=at,
+        connector=None if connector is None else ConnectorRef(evse=evse, connector=connector),
+        status=status,
+    )
+
+
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, start: datetime = T0) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> datetime:
+        self.now += timedelta(seconds=seconds)
+        return self.now

@@ -1,0 +1,19 @@
+"""Shared fixtures: every test fails if an ERROR was logged that it did not expect."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _no_unexpected_errors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """A test that expects errors clears them: ``caplog.clear()`` after asserting on them."""
+    yield
+    errors = [r for r in caplog.get_records("call") if r.levelno >= logging.ERROR]
+    if errors:
+        pytest.fail(
+            "unexpected ERROR logs:\n" + "\n".join(f"{r.name}: {r.getMessage()}" for r in errors)
+        )
