@@ -35,6 +35,7 @@ from pydantic import (
     StrictBool,
     StrictInt,
     StringConstraints,
+    WithJsonSchema,
 )
 
 __all__ = [
@@ -226,6 +227,7 @@ Number = Annotated[
     BeforeValidator(_json_number_only),
     Field(allow_inf_nan=False),
     PlainSerializer(_number_to_json, return_type=int | float, when_used="json"),
+    WithJsonSchema({"type": "number"}),
 ]
 """OCPI ``number``: a ``Decimal`` in Python, a JSON number on the wire."""
 

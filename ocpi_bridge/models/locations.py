@@ -203,7 +203,10 @@ class Status(StrEnum):
 # --- field types ---------------------------------------------------------------------
 
 Latitude = Annotated[str, StringConstraints(max_length=10, pattern=r"^-?[0-9]{1,2}\.[0-9]{5,7}$")]
-"""``string(10)``, regex ``-?[0-9]{1,2}\\.[0-9]{5,7}`` (GeoLocation.latitude)."""
+"""``string(10)``, regex ``-?[0-9]{1,2}\\.[0-9]{5,7}`` (GeoLocation.latitude).
+
+Both hold: the regex alone would admit 11 characters (``-51.0475991``), the length does not.
+"""
 
 Longitude = Annotated[str, StringConstraints(max_length=11, pattern=r"^-?[0-9]{1,3}\.[0-9]{5,7}$")]
 """``string(11)``, regex ``-?[0-9]{1,3}\\.[0-9]{5,7}`` (GeoLocation.longitude)."""
