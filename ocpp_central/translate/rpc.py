@@ -61,10 +61,17 @@ class MessageType(IntEnum):
     SEND = 6  # 2.1 only
 
 
+# Plain ints for the hot path: reading an enum member costs more than the comparison.
+_CALL: Final = 2
+_CALLRESULT: Final = 3
+_CALLERROR: Final = 4
+_CALLRESULTERROR: Final = 5
+_SEND: Final = 6
+
 _KNOWN_TYPES: Final[Mapping[OcppVersion, frozenset[int]]] = {
-    OcppVersion.V16: frozenset({2, 3, 4}),
-    OcppVersion.V201: frozenset({2, 3, 4}),
-    OcppVersion.V21: frozenset({2, 3, 4, 5, 6}),
+    OcppVersion.V16: frozenset({_CALL, _CALLRESULT, _CALLERROR}),
+    OcppVersion.V201: frozenset({_CALL, _CALLRESULT, _CALLERROR}),
+    OcppVersion.V21: frozenset({_CALL, _CALLRESULT, _CALLERROR, _CALLRESULTERROR, _SEND}),
 }
 
 
@@ -200,14 +207,14 @@ class Malformed:
 
 Frame = Call | CallResult | CallError | CallResultError | Send
 
-_FRAME_NAMES: Final[Mapping[int, str]] = {
-    2: "CALL",
-    3: "CALLRESULT",
-    4: "CALLERROR",
-    5: "CALLRESULTERROR",
-    6: "SEND",
+_FRAME_NAMES: Final[Mapping[int, str]] = {int(kind): kind.name for kind in MessageType}
+_ARITY: Final[Mapping[int, int]] = {
+    _CALL: 4,
+    _CALLRESULT: 3,
+    _CALLERROR: 5,
+    _CALLRESULTERROR: 5,
+    _SEND: 4,
 }
-_ARITY: Final[Mapping[int, int]] = {2: 4, 3: 3, 4: 5, 5: 5, 6: 4}
 
 
 def _reject_constant(name: str) -> Any:
@@ -297,7 +304,6 @@ def _frame(message: Any, version: OcppVersion) -> Frame | Malformed:
             ErrorCode.MESSAGE_TYPE_NOT_SUPPORTED,
             f"MessageTypeId {kind} is not supported",
         )
-    name = _FRAME_NAMES[kind]
     if message_id is None:
         return _refuse(
             version, kind, None, ErrorCode.RPC_FRAMEWORK_ERROR, "MessageId is not a string"
@@ -317,11 +323,11 @@ def _frame(message: Any, version: OcppVersion) -> Frame | Malformed:
             kind,
             message_id,
             ErrorCode.RPC_FRAMEWORK_ERROR,
-            f"{name} must have {_ARITY[kind]} elements, not {len(message)}",
+            f"{_FRAME_NAMES[kind]} must have {_ARITY[kind]} elements, not {len(message)}",
         )
-    if kind in (MessageType.CALL, MessageType.SEND):
+    if kind in (_CALL, _SEND):
         return _call(version, kind, message_id, message[2], message[3])
-    if kind == MessageType.CALLRESULT:
+    if kind == _CALLRESULT:
         payload = message[2]
         if type(payload) is not dict:
             return _refuse(
@@ -338,14 +344,13 @@ def _frame(message: Any, version: OcppVersion) -> Frame | Malformed:
 def _call(
     version: OcppVersion, kind: int, message_id: str, action: Any, payload: Any
 ) -> Call | Send | Malformed:
-    name = _FRAME_NAMES[kind]
     if type(action) is not str:
         return _refuse(
             version,
             kind,
             message_id,
             ErrorCode.RPC_FRAMEWORK_ERROR,
-            f"{name} action is not a string",
+            f"{_FRAME_NAMES[kind]} action is not a string",
         )
     if type(payload) is not dict:
         return _refuse(
@@ -353,9 +358,9 @@ def _call(
             kind,
             message_id,
             ErrorCode.FORMAT_VIOLATION,
-            f"{name} payload is not a JSON object",
+            f"{_FRAME_NAMES[kind]} payload is not a JSON object",
         )
-    if kind == MessageType.SEND:
+    if kind == _SEND:
         return Send(message_id=message_id, action=action, payload=payload)
     return Call(message_id=message_id, action=action, payload=payload)
 
@@ -384,7 +389,7 @@ def _error(
             ErrorCode.FORMAT_VIOLATION,
             f"{name} errorDetails is not a JSON object",
         )
-    if kind == MessageType.CALLRESULTERROR:
+    if kind == _CALLRESULTERROR:
         return CallResultError(
             message_id=message_id, code=code, description=description, details=details
         )
@@ -428,10 +433,10 @@ def _refuse(
             version, UNREADABLE_MESSAGE_ID, ErrorCode.RPC_FRAMEWORK_ERROR, description
         )
         return Malformed(reply=reply, reason=reason)
-    if kind == MessageType.CALL or (kind is None and version is not OcppVersion.V16):
+    if kind == _CALL or (kind is None and version is not OcppVersion.V16):
         reply = encode_error(version, message_id, code, description)
         return Malformed(reply=reply, reason=reason, message_id=message_id)
-    if kind == MessageType.CALLRESULT and version is OcppVersion.V21:
+    if kind == _CALLRESULT and version is OcppVersion.V21:
         reply = encode_result_error(message_id, code, description)
         return Malformed(reply=reply, reason=reason, message_id=message_id)
     return Malformed(reply=None, reason=reason, message_id=message_id)
@@ -472,12 +477,12 @@ def _dumps(frame: list[Any]) -> str:
 
 def encode_call(message_id: str, action: str, payload: Mapping[str, Any]) -> str:
     """Serialize a CALL. Payload values must be JSON types (convert Decimal first)."""
-    return _dumps([MessageType.CALL.value, message_id, action, dict(payload)])
+    return _dumps([_CALL, message_id, action, dict(payload)])
 
 
 def encode_result(message_id: str, payload: Mapping[str, Any]) -> str:
     """Serialize a CALLRESULT. Payload values must be JSON types (convert Decimal first)."""
-    return _dumps([MessageType.CALLRESULT.value, message_id, dict(payload)])
+    return _dumps([_CALLRESULT, message_id, dict(payload)])
 
 
 def encode_error(
@@ -493,7 +498,7 @@ def encode_error(
     details that cannot be serialized are replaced by ``{}`` rather than raising.
     """
     return _encode_failure(
-        MessageType.CALLERROR.value,
+        _CALLERROR,
         message_id,
         error_code_name(code, version),
         description,
@@ -512,7 +517,7 @@ def encode_result_error(
     Same rules as `encode_error`; only an ``ocpp2.1`` connection may be sent one.
     """
     return _encode_failure(
-        MessageType.CALLRESULTERROR.value,
+        _CALLRESULTERROR,
         message_id,
         error_code_name(code, OcppVersion.V21),
         description,
