@@ -49,6 +49,43 @@ ClockTime = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5]
 IsoDate = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$")]
 _EVSE_ID = r"^[A-Z]{2}\*?[A-Z0-9]{3}\*?E[A-Z0-9*]{1,30}$"
 EvseIdStr = Annotated[str, StringConstraints(pattern=_EVSE_ID)]
+Capability = Literal[
+    "CHARGING_PROFILE_CAPABLE",
+    "CHARGING_PREFERENCES_CAPABLE",
+    "CHIP_CARD_SUPPORT",
+    "CONTACTLESS_CARD_SUPPORT",
+    "CREDIT_CARD_PAYABLE",
+    "DEBIT_CARD_PAYABLE",
+    "PED_TERMINAL",
+    "REMOTE_START_STOP_CAPABLE",
+    "RESERVABLE",
+    "RFID_READER",
+    "START_SESSION_CONNECTOR_REQUIRED",
+    "TOKEN_GROUP_CAPABLE",
+    "UNLOCK_CAPABLE",
+]
+Facility = Literal[
+    "HOTEL",
+    "RESTAURANT",
+    "CAFE",
+    "MALL",
+    "SUPERMARKET",
+    "SPORT",
+    "RECREATION_AREA",
+    "NATURE",
+    "MUSEUM",
+    "BIKE_SHARING",
+    "BUS_STOP",
+    "TAXI_STAND",
+    "TRAM_STOP",
+    "METRO_STATION",
+    "TRAIN_STATION",
+    "AIRPORT",
+    "PARKING_LOT",
+    "CARPOOL_PARKING",
+    "FUEL_STATION",
+    "WIFI",
+]
 TariffType = Literal[
     "AD_HOC_PAYMENT", "PROFILE_CHEAPEST", "PROFILE_FASTEST", "PROFILE_GREEN", "REGULAR"
 ]
@@ -248,7 +285,7 @@ class EvseSettings(_Frozen):
     charger: ChargerIdStr
     ocpp_evse_id: Annotated[int, Field(ge=1)] | None = None
     lifecycle: Literal["active", "planned", "removed"] = "active"
-    capabilities: tuple[str, ...] = ()
+    capabilities: tuple[Capability, ...] = ()
     physical_reference: Annotated[str, StringConstraints(max_length=16)] | None = None
     floor_level: Annotated[str, StringConstraints(max_length=4)] | None = None
     connectors: Annotated[tuple[ConnectorSettings, ...], Field(min_length=1)]
@@ -279,7 +316,7 @@ class LocationSettings(_Frozen):
         | None
     ) = None
     publish: bool = True
-    facilities: tuple[str, ...] = ()
+    facilities: tuple[Facility, ...] = ()
     evses: tuple[EvseSettings, ...] = ()
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import copy
 import tomllib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from gateway import testing
 from gateway.config import Settings
 from gateway.domain.events import ConnectorStatusReported
 from gateway.domain.ids import ChargerId
@@ -50,15 +51,8 @@ def a_status(
     )
 
 
-class FakeClock:
-    """A clock the test moves by hand."""
+class FakeClock(testing.FakeClock):
+    """The shipped fake clock, starting at the tests' reference instant."""
 
     def __init__(self, start: datetime = T0) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> datetime:
-        self.now += timedelta(seconds=seconds)
-        return self.now
+        super().__init__(start)

@@ -17,10 +17,16 @@ from gateway.domain.state import PublishedEvse
 from gateway.domain.status import EvseStatus
 from ocpi_bridge.models.locations import (
     BusinessDetails,
+    Capability,
     Connector,
+    ConnectorFormat,
+    ConnectorType,
     Evse,
+    Facility,
     GeoLocation,
     Location,
+    ParkingType,
+    PowerType,
     Status,
 )
 
@@ -49,9 +55,9 @@ def to_ocpi_status(published: PublishedEvse | None, evse: EvseSettings) -> Statu
 def to_ocpi_connector(conn: ConnectorSettings, *, last_updated: datetime) -> Connector:
     return Connector(
         id=conn.id,
-        standard=conn.standard.value,
-        format=conn.format,
-        power_type=conn.power_type,
+        standard=ConnectorType(conn.standard.value),
+        format=ConnectorFormat(conn.format),
+        power_type=PowerType(conn.power_type),
         max_voltage=conn.max_voltage,
         max_amperage=conn.max_amperage,
         max_electric_power=conn.max_electric_power,
@@ -68,7 +74,7 @@ def to_ocpi_evse(
         uid=evse.uid,
         evse_id=evse.evse_id,
         status=to_ocpi_status(published, evse),
-        capabilities=list(evse.capabilities) or None,
+        capabilities=[Capability(c) for c in evse.capabilities] or None,
         connectors=[to_ocpi_connector(c, last_updated=configured_at) for c in evse.connectors],
         physical_reference=evse.physical_reference,
         floor_level=evse.floor_level,
@@ -105,10 +111,10 @@ def to_ocpi_location(
         state=loc.state,
         country=loc.country,
         coordinates=GeoLocation(latitude=loc.latitude, longitude=loc.longitude),
-        parking_type=loc.parking_type,
+        parking_type=None if loc.parking_type is None else ParkingType(loc.parking_type),
         evses=evses or None,
         operator=BusinessDetails(name=operator.name, website=operator.website),
-        facilities=list(loc.facilities) or None,
+        facilities=[Facility(f) for f in loc.facilities] or None,
         time_zone=loc.time_zone,
         last_updated=max([loc_time, *(e.last_updated for e in evses)]),
     )
