@@ -122,7 +122,8 @@ _DATETIME_RE = re.compile(
     r"(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})[Tt]"
     r"(?P<hour>\d{2}):(?P<minute>\d{2}):(?P<second>\d{2})"
     r"(?:\.(?P<fraction>\d{1,6}))?"
-    r"(?P<zone>[Zz]|[+-]\d{2}:\d{2})?"
+    r"(?P<zone>[Zz]|[+-]\d{2}:\d{2})?",
+    re.ASCII,  # \d must not match other scripts' digits
 )
 
 

@@ -239,6 +239,7 @@ def test_datetime_with_an_offset_is_converted_to_utc(text, expected):
         "2015-06-29T20:39:09+24:00",
         "2015-06-29T20:39:09+01:60",
         "9999-12-31T23:59:59-01:00",
+        "\uff12\uff1015-06-29T20:39:09Z",  # fullwidth digits
         "",
     ],
 )
