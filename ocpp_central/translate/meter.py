@@ -1,0 +1,754 @@
+"""Pure: OCPP 1.6 / 2.0.1 meterValue arrays -> domain meter samples (gateway.domain.meter).
+
+Leniency is per sampled value: a bad value, unit or attribute drops that one item (or keeps
+it with a default) and records a `MeterProblem`; the rest of the message survives, because
+a charger whose MeterValues are refused whole loses all of them (RELIABILITY.md §2.7 #8).
+
+Spec defaults (OCPP 1.6 §7.43 SampledValue, OCPP 2.0.1 SampledValueType): no measurand is
+Energy.Active.Import.Register, no context is Sample.Periodic, no location is Outlet, and no
+unit is the measurand's base unit (Wh for energy, W for power, A for current).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+from gateway.domain.meter import (
+    Measurand,
+    MeterLocation,
+    MeterProblem,
+    MeterProblemCode,
+    MeterSample,
+    Quantity,
+    Reading,
+    ReadingContext,
+    SignedReading,
+)
+
+__all__ = [
+    "EARLIEST_PLAUSIBLE",
+    "FUTURE_TOLERANCE",
+    "BadNumberError",
+    "MeterParse",
+    "from_v16_meter_values",
+    "from_v201_meter_values",
+    "parse_decimal",
+    "parse_number",
+    "parse_timestamp",
+]
+
+EARLIEST_PLAUSIBLE = datetime(2010, 1, 1, tzinfo=UTC)
+"""Timestamps before this come from a charger whose clock was never set (1970, PreBoot)."""
+
+FUTURE_TOLERANCE = timedelta(minutes=10)
+"""How far ahead of the receive time a charger's clock may run before it is distrusted."""
+
+_MAX_MULTIPLIER = 9  # giga; nothing a charger measures needs more, and it bounds the Decimal
+_RAW_LIMIT = 2000  # characters of an offending item kept in a MeterProblem
+
+# [0-9] rather than \d: str patterns match any Unicode digit with \d ("١٢٣").
+# fullmatch rather than $: "$" also matches before a trailing newline.
+_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+_RFC3339 = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})"
+    r"(?:\.([0-9]+))?([Zz]|[+-][0-9]{2}:?[0-9]{2})?"
+)
+
+
+class BadNumberError(ValueError):
+    """A meter value that is not a plain, finite decimal number."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MeterParse:
+    """What one meterValue array yielded: the usable samples and every problem found."""
+
+    samples: tuple[MeterSample, ...]
+    problems: tuple[MeterProblem, ...]
+
+
+def parse_decimal(text: str) -> Decimal:
+    r"""Read a 1.6 meter value string as a `Decimal`, strictly.
+
+    Only ``-?[0-9]+(\.[0-9]+)?`` is accepted (R-METER-1): no exponent, sign ``+``,
+    surrounding whitespace, digit separators (``1_000``), non-ASCII digits, ``NaN`` or
+    ``Infinity``, all of which `float` would take.
+
+    Raises:
+        BadNumberError: for anything else.
+    """
+    if _DECIMAL.fullmatch(text) is None:
+        raise BadNumberError(f"not a plain decimal number: {text!r}")
+    return Decimal(text)
+
+
+def parse_number(value: object) -> Decimal:
+    """Read a meter value sent as a JSON number (2.0.1) or a string (1.6) as a `Decimal`.
+
+    Integers are exact; a float goes through its shortest ``repr`` so ``0.1`` stays
+    ``Decimal("0.1")``. Booleans (a JSON ``true`` is a Python int), NaN and infinities are
+    refused; strings go through `parse_decimal`.
+
+    Raises:
+        BadNumberError: when the value is none of these.
+    """
+    if isinstance(value, bool):
+        raise BadNumberError(f"a boolean is not a meter value: {value!r}")
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        number = Decimal(repr(value))
+        if not number.is_finite():
+            raise BadNumberError(f"not a finite number: {value!r}")
+        return number
+    if isinstance(value, str):
+        return parse_decimal(value)
+    raise BadNumberError(f"not a number: {value!r}")
+
+
+def parse_timestamp(
+    text: object, *, received_at: datetime, path: str = "timestamp"
+) -> tuple[datetime, MeterProblem | None]:
+    """Read an RFC 3339 timestamp as a UTC datetime, distrusting impossible ones.
+
+    ``text`` is whatever JSON value the charger sent; anything but a string is unparsable.
+
+    Offsets (``+10:00``) are honoured and converted to UTC; fractions of a second beyond
+    microseconds are truncated. A timestamp without an offset is read as UTC and flagged.
+    An unparsable one, one before `EARLIEST_PLAUSIBLE`, or one more than
+    `FUTURE_TOLERANCE` after ``received_at`` is replaced by ``received_at`` and flagged
+    (RELIABILITY.md §2.7 #12); the problem keeps the original text.
+
+    Raises:
+        ValueError: when ``received_at`` is naive (a caller bug, not charger data).
+    """
+    if received_at.tzinfo is None:
+        raise ValueError("received_at must be timezone-aware")
+    received_utc = received_at.astimezone(UTC)
+    parsed = _parse_rfc3339(text) if isinstance(text, str) else None
+    if parsed is None:
+        return received_utc, _problem(
+            MeterProblemCode.BAD_TIMESTAMP,
+            "timestamp is not RFC 3339; the receive time is used instead",
+            text,
+            path,
+            dropped=False,
+        )
+    at, has_offset = parsed
+    if at < EARLIEST_PLAUSIBLE:
+        return received_utc, _problem(
+            MeterProblemCode.TIMESTAMP_TOO_OLD,
+            f"timestamp before {EARLIEST_PLAUSIBLE:%Y-%m-%d} (charger clock not set); "
+            "the receive time is used instead",
+            text,
+            path,
+            dropped=False,
+        )
+    if at > received_utc + FUTURE_TOLERANCE:
+        return received_utc, _problem(
+            MeterProblemCode.TIMESTAMP_IN_FUTURE,
+            "timestamp is ahead of the receive time; the receive time is used instead",
+            text,
+            path,
+            dropped=False,
+        )
+    if not has_offset:
+        return at, _problem(
+            MeterProblemCode.TIMESTAMP_WITHOUT_OFFSET,
+            "timestamp has no UTC offset; read as UTC",
+            text,
+            path,
+            dropped=False,
+        )
+    return at, None
+
+
+def from_v16_meter_values(
+    items: Sequence[Mapping[str, Any]], *, received_at: datetime, field: str = "meterValue"
+) -> MeterParse:
+    """Translate an OCPP 1.6 ``meterValue`` (or StopTransaction ``transactionData``) list.
+
+    ``value`` is a string in 1.6 (a JSON number is accepted too); ``format: SignedData``
+    values become `SignedReading`s, kept verbatim and not read as numbers. ``field`` names
+    the list in problem paths.
+    """
+    return _translate(items, received_at=received_at, field=field, sampled=_v16_sampled)
+
+
+def from_v201_meter_values(
+    items: Sequence[Mapping[str, Any]], *, received_at: datetime, field: str = "meterValue"
+) -> MeterParse:
+    """Translate an OCPP 2.0.1 ``meterValue`` list (MeterValuesRequest, TransactionEvent).
+
+    ``value`` is a JSON number; ``unitOfMeasure.multiplier`` (a power of ten) is applied;
+    a ``signedMeterValue`` becomes a `SignedReading` next to the numeric `Reading`.
+    """
+    return _translate(items, received_at=received_at, field=field, sampled=_v201_sampled)
+
+
+# --- the walk over a meterValue array -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Attributes:
+    measurand: Measurand
+    other_measurand: str | None
+    context: ReadingContext
+    location: MeterLocation
+    phase: str | None
+
+
+_Found = tuple[Reading | None, SignedReading | None]
+_SampledParser = Callable[[Mapping[str, Any], datetime, str, list[MeterProblem]], _Found]
+
+
+def _translate(
+    items: Sequence[Mapping[str, Any]],
+    *,
+    received_at: datetime,
+    field: str,
+    sampled: _SampledParser,
+) -> MeterParse:
+    problems: list[MeterProblem] = []
+    samples: list[MeterSample] = []
+    entries: Sequence[object] = items
+    for i, item in enumerate(entries):
+        path = f"{field}[{i}]"
+        if not isinstance(item, Mapping):
+            problems.append(_malformed("a meter value must be an object", item, path))
+            continue
+        sample = _sample(item, path, received_at, sampled, problems)
+        if sample is not None:
+            samples.append(sample)
+    return MeterParse(samples=tuple(samples), problems=tuple(problems))
+
+
+def _sample(
+    item: Mapping[str, Any],
+    path: str,
+    received_at: datetime,
+    sampled: _SampledParser,
+    problems: list[MeterProblem],
+) -> MeterSample | None:
+    at, clock_problem = parse_timestamp(
+        item.get("timestamp"),
+        received_at=received_at,
+        path=f"{path}.timestamp",
+    )
+    if clock_problem is not None:
+        problems.append(clock_problem)
+    clock_suspect = clock_problem is not None and clock_problem.code in _CLOCK_REPLACED
+    values = item.get("sampledValue")
+    if not isinstance(values, list) or not values:
+        problems.append(_malformed("sampledValue must be a non-empty list", item, path))
+        return None
+    readings: list[Reading] = []
+    signed: list[SignedReading] = []
+    for j, value in enumerate(values):
+        where = f"{path}.sampledValue[{j}]"
+        if not isinstance(value, Mapping):
+            problems.append(_malformed("a sampled value must be an object", value, where))
+            continue
+        reading, signature = sampled(value, at, where, problems)
+        if reading is not None:
+            readings.append(reading)
+        if signature is not None:
+            signed.append(signature)
+    if not readings and not signed:
+        return None
+    readings.extend(_phase_totals(readings, path, problems))
+    return MeterSample(
+        at=at, readings=tuple(readings), signed=tuple(signed), clock_suspect=clock_suspect
+    )
+
+
+_CLOCK_REPLACED = frozenset(
+    {
+        MeterProblemCode.BAD_TIMESTAMP,
+        MeterProblemCode.TIMESTAMP_TOO_OLD,
+        MeterProblemCode.TIMESTAMP_IN_FUTURE,
+    }
+)
+
+
+# --- one sampled value, per version ---------------------------------------------------------
+
+
+def _v16_sampled(
+    sv: Mapping[str, Any], at: datetime, path: str, problems: list[MeterProblem]
+) -> _Found:
+    attributes = _attributes(sv, path, problems)
+    if attributes is None:
+        return None, None
+    fmt = sv.get("format")
+    if fmt == "SignedData":
+        data = sv.get("value")
+        if not isinstance(data, str) or not data:
+            problems.append(
+                _problem(
+                    MeterProblemCode.BAD_SIGNED_VALUE,
+                    "SignedData value must be a non-empty string",
+                    sv,
+                    path,
+                    dropped=True,
+                )
+            )
+            return None, None
+        return None, _signed(attributes, at, data=data)
+    if fmt is not None and fmt != "Raw":
+        problems.append(
+            _problem(
+                MeterProblemCode.UNKNOWN_FORMAT,
+                f"unknown value format {fmt!r}; read as a plain number",
+                sv,
+                path,
+                dropped=False,
+            )
+        )
+    unit = sv.get("unit")
+    reading = _reading(sv, attributes, at, path, problems, unit=unit, multiplier=0)
+    return reading, None
+
+
+def _v201_sampled(
+    sv: Mapping[str, Any], at: datetime, path: str, problems: list[MeterProblem]
+) -> _Found:
+    attributes = _attributes(sv, path, problems)
+    if attributes is None:
+        return None, None
+    signature = None
+    if "signedMeterValue" in sv:
+        signature = _v201_signature(sv, attributes, at, path, problems)
+    uom = sv.get("unitOfMeasure", {})
+    if not isinstance(uom, Mapping):
+        problems.append(_malformed("unitOfMeasure must be an object", sv, path))
+        return None, signature
+    multiplier = uom.get("multiplier", 0)
+    if (
+        not isinstance(multiplier, int)
+        or isinstance(multiplier, bool)
+        or abs(multiplier) > _MAX_MULTIPLIER
+    ):
+        problems.append(
+            _problem(
+                MeterProblemCode.BAD_MULTIPLIER,
+                f"multiplier must be an integer power of ten within ±{_MAX_MULTIPLIER}",
+                sv,
+                path,
+                dropped=True,
+            )
+        )
+        return None, signature
+    reading = _reading(
+        sv, attributes, at, path, problems, unit=uom.get("unit"), multiplier=multiplier
+    )
+    return reading, signature
+
+
+def _v201_signature(
+    sv: Mapping[str, Any],
+    attributes: _Attributes,
+    at: datetime,
+    path: str,
+    problems: list[MeterProblem],
+) -> SignedReading | None:
+    signed = sv["signedMeterValue"]
+    if (
+        not isinstance(signed, Mapping)
+        or not isinstance(data := signed.get("signedMeterData"), str)
+        or not data
+    ):
+        problems.append(
+            _problem(
+                MeterProblemCode.BAD_SIGNED_VALUE,
+                "signedMeterValue needs a non-empty signedMeterData string",
+                sv,
+                path,
+                dropped=True,
+            )
+        )
+        return None
+    return _signed(
+        attributes,
+        at,
+        data=data,
+        signing_method=_optional_text(signed.get("signingMethod")),
+        encoding_method=_optional_text(signed.get("encodingMethod")),
+        public_key=_optional_text(signed.get("publicKey")),
+    )
+
+
+def _optional_text(value: object) -> str | None:
+    # publicKey is "" when PublicKeyWithSignedMeterValue is off: same as absent.
+    return value if isinstance(value, str) and value else None
+
+
+def _signed(
+    attributes: _Attributes,
+    at: datetime,
+    *,
+    data: str,
+    signing_method: str | None = None,
+    encoding_method: str | None = None,
+    public_key: str | None = None,
+) -> SignedReading:
+    return SignedReading(
+        data=data,
+        at=at,
+        measurand=attributes.measurand,
+        context=attributes.context,
+        location=attributes.location,
+        phase=attributes.phase,
+        signing_method=signing_method,
+        encoding_method=encoding_method,
+        public_key=public_key,
+    )
+
+
+# --- attributes, numbers and units ----------------------------------------------------------
+
+_MEASURANDS: dict[str, Measurand] = {
+    "Energy.Active.Import.Register": Measurand.ENERGY_ACTIVE_IMPORT_REGISTER,
+    "Energy.Active.Export.Register": Measurand.ENERGY_ACTIVE_EXPORT_REGISTER,
+    "Energy.Reactive.Import.Register": Measurand.ENERGY_REACTIVE_IMPORT_REGISTER,
+    "Energy.Reactive.Export.Register": Measurand.ENERGY_REACTIVE_EXPORT_REGISTER,
+    "Energy.Active.Import.Interval": Measurand.ENERGY_ACTIVE_IMPORT_INTERVAL,
+    "Energy.Active.Export.Interval": Measurand.ENERGY_ACTIVE_EXPORT_INTERVAL,
+    "Energy.Reactive.Import.Interval": Measurand.ENERGY_REACTIVE_IMPORT_INTERVAL,
+    "Energy.Reactive.Export.Interval": Measurand.ENERGY_REACTIVE_EXPORT_INTERVAL,
+    "Energy.Active.Net": Measurand.ENERGY_ACTIVE_NET,
+    "Energy.Reactive.Net": Measurand.ENERGY_REACTIVE_NET,
+    "Energy.Apparent.Net": Measurand.ENERGY_APPARENT_NET,
+    "Energy.Apparent.Import": Measurand.ENERGY_APPARENT_IMPORT,
+    "Energy.Apparent.Export": Measurand.ENERGY_APPARENT_EXPORT,
+    "Power.Active.Import": Measurand.POWER_ACTIVE_IMPORT,
+    "Power.Active.Export": Measurand.POWER_ACTIVE_EXPORT,
+    "Power.Reactive.Import": Measurand.POWER_REACTIVE_IMPORT,
+    "Power.Reactive.Export": Measurand.POWER_REACTIVE_EXPORT,
+    "Power.Offered": Measurand.POWER_OFFERED,
+    "Power.Factor": Measurand.POWER_FACTOR,
+    "Current.Import": Measurand.CURRENT_IMPORT,
+    "Current.Export": Measurand.CURRENT_EXPORT,
+    "Current.Offered": Measurand.CURRENT_OFFERED,
+    "Voltage": Measurand.VOLTAGE,
+    "Frequency": Measurand.FREQUENCY,
+    "Temperature": Measurand.TEMPERATURE,
+    "SoC": Measurand.SOC,
+    "RPM": Measurand.RPM,
+}
+
+_CONTEXTS: dict[str, ReadingContext] = {
+    "Transaction.Begin": ReadingContext.TRANSACTION_BEGIN,
+    "Transaction.End": ReadingContext.TRANSACTION_END,
+    "Sample.Periodic": ReadingContext.SAMPLE_PERIODIC,
+    "Sample.Clock": ReadingContext.SAMPLE_CLOCK,
+    "Trigger": ReadingContext.TRIGGER,
+    "Interruption.Begin": ReadingContext.INTERRUPTION_BEGIN,
+    "Interruption.End": ReadingContext.INTERRUPTION_END,
+    "Other": ReadingContext.OTHER,
+}
+
+_LOCATIONS: dict[str, MeterLocation] = {
+    "Outlet": MeterLocation.OUTLET,
+    "Inlet": MeterLocation.INLET,
+    "Cable": MeterLocation.CABLE,
+    "EV": MeterLocation.EV,
+    "Body": MeterLocation.BODY,
+}
+
+# Which conductor a phase label measures; line-to-line labels and N are not in here, so
+# they never enter a phase total.
+_LINE_OF: dict[str, str] = {
+    "L1": "L1",
+    "L2": "L2",
+    "L3": "L3",
+    "L1-N": "L1",
+    "L2-N": "L2",
+    "L3-N": "L3",
+}
+_PHASES = frozenset({*_LINE_OF, "N", "L1-L2", "L2-L3", "L3-L1"})
+
+
+def _kelvin(value: Decimal) -> Decimal:
+    return value - Decimal("273.15")
+
+
+def _fahrenheit(value: Decimal) -> Decimal:
+    return (value - 32) * 5 / 9
+
+
+def _scale(exponent: int) -> Callable[[Decimal], Decimal]:
+    return lambda value: value.scaleb(exponent)
+
+
+# Keys are case-folded: "kwh" and "KWH" are unambiguous, and chargers send both.
+# 1.6 spells Celsius "Celcius" in its schema (fixed in the errata); both are accepted.
+_UNITS: dict[str, tuple[Quantity, Callable[[Decimal], Decimal]]] = {
+    "wh": (Quantity.ACTIVE_ENERGY, _scale(0)),
+    "kwh": (Quantity.ACTIVE_ENERGY, _scale(3)),
+    "varh": (Quantity.REACTIVE_ENERGY, _scale(0)),
+    "kvarh": (Quantity.REACTIVE_ENERGY, _scale(3)),
+    "vah": (Quantity.APPARENT_ENERGY, _scale(0)),
+    "kvah": (Quantity.APPARENT_ENERGY, _scale(3)),
+    "w": (Quantity.ACTIVE_POWER, _scale(0)),
+    "kw": (Quantity.ACTIVE_POWER, _scale(3)),
+    "var": (Quantity.REACTIVE_POWER, _scale(0)),
+    "kvar": (Quantity.REACTIVE_POWER, _scale(3)),
+    "a": (Quantity.CURRENT, _scale(0)),
+    "v": (Quantity.VOLTAGE, _scale(0)),
+    "hz": (Quantity.FREQUENCY, _scale(0)),
+    "hertz": (Quantity.FREQUENCY, _scale(0)),
+    "celsius": (Quantity.TEMPERATURE, _scale(0)),
+    "celcius": (Quantity.TEMPERATURE, _scale(0)),
+    "k": (Quantity.TEMPERATURE, _kelvin),
+    "fahrenheit": (Quantity.TEMPERATURE, _fahrenheit),
+    "percent": (Quantity.PERCENTAGE, _scale(0)),
+    "%": (Quantity.PERCENTAGE, _scale(0)),
+    "rpm": (Quantity.ROTATION, _scale(0)),
+}
+
+
+def _attributes(
+    sv: Mapping[str, Any], path: str, problems: list[MeterProblem]
+) -> _Attributes | None:
+    texts: dict[str, str | None] = {}
+    for key in ("measurand", "context", "location", "phase"):
+        value = sv.get(key)
+        if value is not None and not isinstance(value, str):
+            problems.append(_malformed(f"{key} must be a string", sv, path))
+            return None
+        texts[key] = value
+
+    def flag(code: MeterProblemCode, text: str) -> None:
+        problems.append(_problem(code, text, sv, path, dropped=False))
+
+    measurand_name = texts["measurand"]
+    measurand = Measurand.ENERGY_ACTIVE_IMPORT_REGISTER
+    other_measurand = None
+    if measurand_name is not None:
+        measurand = _MEASURANDS.get(measurand_name, Measurand.OTHER)
+        if measurand is Measurand.OTHER:
+            other_measurand = measurand_name
+            flag(MeterProblemCode.UNKNOWN_MEASURAND, f"unknown measurand {measurand_name!r}")
+    context = ReadingContext.SAMPLE_PERIODIC
+    context_name = texts["context"]
+    if context_name is not None:
+        context = _CONTEXTS.get(context_name, ReadingContext.OTHER)
+        if context_name not in _CONTEXTS:
+            flag(MeterProblemCode.UNKNOWN_CONTEXT, f"unknown context {context_name!r}")
+    location = MeterLocation.OUTLET
+    location_name = texts["location"]
+    if location_name is not None:
+        location = _LOCATIONS.get(location_name, MeterLocation.OTHER)
+        if location is MeterLocation.OTHER:
+            flag(MeterProblemCode.UNKNOWN_LOCATION, f"unknown location {location_name!r}")
+    phase = texts["phase"]
+    if phase is not None and phase not in _PHASES:
+        flag(MeterProblemCode.UNKNOWN_PHASE, f"unknown phase {phase!r}")
+    return _Attributes(
+        measurand=measurand,
+        other_measurand=other_measurand,
+        context=context,
+        location=location,
+        phase=phase,
+    )
+
+
+def _reading(
+    sv: Mapping[str, Any],
+    attributes: _Attributes,
+    at: datetime,
+    path: str,
+    problems: list[MeterProblem],
+    *,
+    unit: object,
+    multiplier: int,
+) -> Reading | None:
+    def drop(code: MeterProblemCode, text: str) -> None:
+        problems.append(_problem(code, text, sv, path, dropped=True))
+
+    if "value" not in sv:
+        drop(MeterProblemCode.MALFORMED, "sampled value has no value")
+        return None
+    number = _number(sv, path, problems)
+    if number is None:
+        return None
+    measurand = attributes.measurand
+    if unit is not None and not isinstance(unit, str):
+        drop(MeterProblemCode.UNKNOWN_UNIT, f"unit must be a string, not {unit!r}")
+        return None
+    number = number.scaleb(multiplier)
+    if measurand is Measurand.OTHER:
+        # Nothing to check an unknown measurand's unit against: keep it as sent.
+        return _make_reading(attributes, at, number, unit or "")
+    quantity = measurand.quantity
+    if unit is None:
+        convert = _scale(0)
+    else:
+        known = _UNITS.get(unit.casefold())
+        if known is None:
+            drop(MeterProblemCode.UNKNOWN_UNIT, f"unknown unit {unit!r}")
+            return None
+        unit_quantity, convert = known
+        if unit_quantity is not quantity:
+            drop(
+                MeterProblemCode.WRONG_UNIT,
+                f"unit {unit!r} measures {unit_quantity}, not the {quantity} of {measurand}",
+            )
+            return None
+    value = convert(number)
+    if measurand.is_register and value < 0:
+        drop(MeterProblemCode.NEGATIVE_REGISTER, f"{measurand} cannot be negative")
+        return None
+    return _make_reading(attributes, at, value, quantity.unit)
+
+
+def _number(sv: Mapping[str, Any], path: str, problems: list[MeterProblem]) -> Decimal | None:
+    raw = sv["value"]
+    try:
+        return parse_number(raw)
+    except BadNumberError as error:
+        # Some firmware right-aligns numbers (" 0.0"); the digits are still unambiguous.
+        if isinstance(raw, str) and raw.strip(" ") != raw:
+            try:
+                number = parse_decimal(raw.strip(" "))
+            except BadNumberError:
+                pass
+            else:
+                problems.append(
+                    _problem(
+                        MeterProblemCode.PADDED_NUMBER,
+                        "value padded with spaces; read without them",
+                        sv,
+                        path,
+                        dropped=False,
+                    )
+                )
+                return number
+        problems.append(_problem(MeterProblemCode.BAD_NUMBER, str(error), sv, path, dropped=True))
+        return None
+
+
+def _make_reading(attributes: _Attributes, at: datetime, value: Decimal, unit: str) -> Reading:
+    return Reading(
+        measurand=attributes.measurand,
+        other_measurand=attributes.other_measurand,
+        value=value,
+        unit=unit,
+        at=at,
+        context=attributes.context,
+        location=attributes.location,
+        phase=attributes.phase,
+    )
+
+
+# --- phase totals ---------------------------------------------------------------------------
+
+_SUMMED = frozenset(
+    {
+        Quantity.ACTIVE_ENERGY,
+        Quantity.REACTIVE_ENERGY,
+        Quantity.APPARENT_ENERGY,
+        Quantity.ACTIVE_POWER,
+        Quantity.REACTIVE_POWER,
+    }
+)
+
+
+def _phase_totals(
+    readings: list[Reading], path: str, problems: list[MeterProblem]
+) -> list[Reading]:
+    """Totals for measurands a sample reports only per phase.
+
+    Energy and power add up over the phases. Current does not: a three-phase car drawing
+    16 A draws 16 A on each conductor, and current limits (charging profiles, OCPI
+    ``max_current``) are per phase, so the total kept is the highest phase current.
+    A sample that already has a phase-less reading of the measurand keeps that one.
+    """
+    groups: dict[tuple[Measurand, ReadingContext, MeterLocation], list[Reading]] = {}
+    for reading in readings:
+        key = (reading.measurand, reading.context, reading.location)
+        groups.setdefault(key, []).append(reading)
+    totals: list[Reading] = []
+    for (measurand, _, _), group in groups.items():
+        quantity = measurand.quantity
+        if quantity not in _SUMMED and quantity is not Quantity.CURRENT:
+            continue
+        if any(r.phase is None for r in group):
+            continue
+        lines: dict[str, Reading] = {}
+        conflict = False
+        for reading in group:
+            line = _LINE_OF.get(reading.phase or "")
+            if line is None:
+                continue
+            conflict = conflict or line in lines
+            lines[line] = reading
+        if not lines:
+            continue
+        if conflict:
+            problems.append(
+                _problem(
+                    MeterProblemCode.CONFLICTING_PHASES,
+                    f"{measurand} reported twice for one phase; no total computed",
+                    [r.phase for r in group],
+                    path,
+                    dropped=False,
+                )
+            )
+            continue
+        values = [r.value for r in lines.values()]
+        total = max(values) if quantity is Quantity.CURRENT else sum(values, Decimal(0))
+        totals.append(replace(group[0], value=total, phase=None, from_phases=True))
+    return totals
+
+
+# --- problems -------------------------------------------------------------------------------
+
+
+def _problem(
+    code: MeterProblemCode, text: str, raw: object, path: str, *, dropped: bool
+) -> MeterProblem:
+    return MeterProblem(code=code, text=text, raw=_as_json(raw), path=path, dropped=dropped)
+
+
+def _malformed(text: str, raw: object, path: str) -> MeterProblem:
+    return _problem(MeterProblemCode.MALFORMED, text, raw, path, dropped=True)
+
+
+def _as_json(raw: object) -> str:
+    text = json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=repr)
+    return text if len(text) <= _RAW_LIMIT else text[: _RAW_LIMIT - 1] + "…"
+
+
+def _parse_rfc3339(text: str) -> tuple[datetime, bool] | None:
+    match = _RFC3339.fullmatch(text)
+    if match is None:
+        return None
+    year, month, day, hour, minute, second, fraction, offset = match.groups()
+    micro = int((fraction or "0")[:6].ljust(6, "0"))
+    try:
+        tz: timezone = UTC
+        if offset is not None and offset not in ("Z", "z"):
+            sign = -1 if offset[0] == "-" else 1
+            digits = offset[1:].replace(":", "")
+            tz = timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
+        at = datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour),
+            int(minute),
+            int(second),
+            micro,
+            tzinfo=tz,
+        )
+    except ValueError:  # month 13, second 60, offset of 24 h or more
+        return None
+    return at.astimezone(UTC), offset is not None
