@@ -424,6 +424,7 @@ class Settings(_Frozen):
                         for c in evse.connectors
                     ),
                     lifecycle=evse.lifecycle,
+                    max_power_w=_max_power(evse),
                 )
                 for loc in self.locations
                 for evse in loc.evses
@@ -450,6 +451,19 @@ class Settings(_Frozen):
         if self.storage.database_url:
             return self.storage.database_url
         return f"sqlite:///{self.storage.data_dir / 'gateway.db'}"
+
+
+def _max_power(evse: EvseSettings) -> Decimal:
+    """The EVSE's power ceiling: the configured one, else voltage x current (x3 for 3-phase)."""
+    best = Decimal(0)
+    for c in evse.connectors:
+        if c.max_electric_power is not None:
+            power = Decimal(c.max_electric_power)
+        else:
+            phases = 3 if c.power_type == "AC_3_PHASE" else 1
+            power = Decimal(c.max_voltage * c.max_amperage * phases)
+        best = max(best, power)
+    return best
 
 
 class _CrossReferenceError(ValueError):

@@ -178,7 +178,7 @@ class Runtime:
             result = refresh(state, bindings=bindings, now=now)
         else:
             result = step(state, event, bindings=bindings, now=now)
-        if result.state == state:
+        if result.state == state and not result.effects:
             return
         await self._committer.commit(
             Change(charger_id=charger_id, state=result.state, effects=result.effects, at=now)

@@ -12,8 +12,8 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import assert_never
 
-from gateway.core import evse
-from gateway.core.effects import Effect
+from gateway.core import evse, transactions
+from gateway.core.effects import Effect, SamplesRecorded
 from gateway.domain.events import (
     ChargerBooted,
     ChargerConnected,
@@ -24,6 +24,20 @@ from gateway.domain.events import (
 )
 from gateway.domain.state import BootInfo, ChargerState, ConnectorReport
 from gateway.domain.topology import EvseBinding
+from gateway.domain.transactions import (
+    MeterValuesReported,
+    TransactionStarted,
+    TransactionStopped,
+    TransactionUpdated,
+)
+
+Inbound = (
+    ChargerEvent
+    | TransactionStarted
+    | TransactionUpdated
+    | TransactionStopped
+    | MeterValuesReported
+)
 
 __all__ = ["Step", "refresh", "step"]
 
@@ -42,15 +56,28 @@ class Step:
 
 def step(
     state: ChargerState,
-    event: ChargerEvent,
+    event: Inbound,
     *,
     bindings: tuple[EvseBinding, ...],
     now: datetime,
 ) -> Step:
     """Apply one charger event; ``bindings`` are the EVSEs this charger publishes."""
-    new = _apply(state, event)
-    new, effects = evse.republish(new, bindings, now=now)
-    return Step(new, effects)
+    match event:
+        case TransactionStarted() | TransactionUpdated() | TransactionStopped():
+            new, tx_effects = transactions.fold(state, event, bindings=bindings)
+        case MeterValuesReported():
+            # Outside a transaction nothing is billed; the samples are for the operator.
+            recorded = SamplesRecorded(
+                charger_id=event.charger_id,
+                connector=event.connector,
+                samples=event.samples,
+                problems=event.problems,
+            )
+            return Step(state, (recorded,))
+        case _:
+            new, tx_effects = _apply(state, event), ()
+    new, evse_effects = evse.republish(new, bindings, now=now)
+    return Step(new, (*tx_effects, *evse_effects))
 
 
 def refresh(state: ChargerState, *, bindings: tuple[EvseBinding, ...], now: datetime) -> Step:

@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from gateway.domain.ids import EvseUid, LocationId
+from gateway.domain.ids import ChargerId, EvseUid, LocationId
+from gateway.domain.meter import MeterProblem, MeterSample
 from gateway.domain.status import EvseStatus
+from gateway.domain.topology import ConnectorRef
+from gateway.domain.transactions import Transaction, TransactionEvent
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -19,4 +22,35 @@ class EvseChanged:
     last_updated: datetime
 
 
-Effect = EvseChanged
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TransactionChanged:
+    """A transaction was created, updated or ended; store it and its new samples."""
+
+    transaction: Transaction
+    new_samples: tuple[MeterSample, ...] = ()
+    problems: tuple[MeterProblem, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TransactionEventParked:
+    """A transaction event that matched no open transaction; kept for reconciliation."""
+
+    charger_id: ChargerId
+    tx_id: str
+    kind: str
+    reason: str  # "unknown_transaction" | "no_transaction_id" | "late_event"
+    at: datetime
+    event: TransactionEvent
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SamplesRecorded:
+    """Meter samples outside any transaction: kept for the operator, never billed."""
+
+    charger_id: ChargerId
+    connector: ConnectorRef | None
+    samples: tuple[MeterSample, ...]
+    problems: tuple[MeterProblem, ...] = ()
+
+
+Effect = EvseChanged | TransactionChanged | TransactionEventParked | SamplesRecorded

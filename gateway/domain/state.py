@@ -10,6 +10,10 @@ from types import MappingProxyType
 from gateway.domain.ids import ChargerId, EvseUid
 from gateway.domain.status import ConnectorStatus, EvseStatus
 from gateway.domain.topology import ConnectorRef
+from gateway.domain.transactions import Transaction
+
+#: How many ended transaction ids a charger remembers, to recognise late or repeated events.
+RECENT_ENDED = 32
 
 
 def _empty() -> Mapping[object, object]:
@@ -67,3 +71,7 @@ class ChargerState:
     evses: Mapping[EvseUid, PublishedEvse] = field(
         default_factory=_empty  # type: ignore[arg-type]
     )
+    transactions: Mapping[str, Transaction] = field(
+        default_factory=_empty  # type: ignore[arg-type]
+    )
+    recently_ended: tuple[str, ...] = ()  # newest last, at most RECENT_ENDED

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from gateway.domain.ids import ChargerId, EvseUid, LocationId
 
@@ -28,6 +29,15 @@ class EvseBinding:
     charger_id: ChargerId
     connectors: tuple[ConnectorRef, ...]
     lifecycle: str = "active"  # "active" | "planned" | "removed"
+    max_power_w: Decimal | None = None  # the most it can deliver: bounds plausible energy
+
+    def serves(self, ref: ConnectorRef) -> bool:
+        """True for one of its connectors, or its EVSE as a whole (connector 0)."""
+        return ref in self.connectors or (
+            ref.connector == 0
+            and ref.evse is not None
+            and any(c.evse == ref.evse for c in self.connectors)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +48,9 @@ class Topology:
 
     def of_charger(self, charger_id: ChargerId) -> tuple[EvseBinding, ...]:
         return tuple(e for e in self.evses if e.charger_id == charger_id)
+
+    def serving(self, charger_id: ChargerId, ref: ConnectorRef) -> EvseBinding | None:
+        return next((e for e in self.of_charger(charger_id) if e.serves(ref)), None)
 
     def evse(self, uid: EvseUid) -> EvseBinding | None:
         return next((e for e in self.evses if e.uid == uid), None)

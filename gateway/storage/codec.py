@@ -1,18 +1,47 @@
-"""Adapter: ChargerState <-> the JSON text stored in the ``charger`` table."""
+"""Adapter: domain objects <-> the JSON documents stored in the database.
+
+Decimals are stored as strings (exact), datetimes as ISO 8601 with offset. Meter
+samples of open transactions live in their own table and are not part of the charger
+document; ``load_state`` takes them as an argument.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
 from gateway.domain.ids import ChargerId, EvseUid
+from gateway.domain.meter import (
+    EnergyFlag,
+    EnergyFlagCode,
+    Measurand,
+    MeterLocation,
+    MeterProblem,
+    MeterSample,
+    Reading,
+    ReadingContext,
+    SignedReading,
+)
 from gateway.domain.state import BootInfo, ChargerState, ConnectorReport, PublishedEvse
 from gateway.domain.status import ConnectorStatus, EvseStatus
 from gateway.domain.topology import ConnectorRef
+from gateway.domain.transactions import (
+    AuthToken,
+    TokenKind,
+    Transaction,
+    TransactionStatus,
+    TxFlag,
+)
 
 FORMAT = 1
+
+
+def dumps(doc: Any) -> str:
+    return json.dumps(doc, separators=(",", ":"), sort_keys=True)
 
 
 def _ts(dt: datetime | None) -> str | None:
@@ -27,11 +56,189 @@ def _must_dt(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
+def _dec(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _num(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
+
+
+def _ref_out(ref: ConnectorRef | None) -> dict[str, Any] | None:
+    return None if ref is None else {"evse": ref.evse, "connector": ref.connector}
+
+
+def _ref_in(doc: Mapping[str, Any] | None) -> ConnectorRef | None:
+    return (
+        None if doc is None else ConnectorRef(evse=doc.get("evse"), connector=int(doc["connector"]))
+    )
+
+
+# --- meter data -------------------------------------------------------------------
+
+
+def sample_out(s: MeterSample) -> dict[str, Any]:
+    return {
+        "at": _ts(s.at),
+        "clock_suspect": s.clock_suspect,
+        "readings": [
+            {
+                "measurand": r.measurand.value,
+                "value": str(r.value),
+                "unit": r.unit,
+                "at": _ts(r.at),
+                "context": r.context.value,
+                "location": r.location.value,
+                "phase": r.phase,
+                "from_phases": r.from_phases,
+                "other_measurand": r.other_measurand,
+            }
+            for r in s.readings
+        ],
+        "signed": [
+            {
+                "data": g.data,
+                "at": _ts(g.at),
+                "measurand": g.measurand.value,
+                "context": g.context.value,
+                "location": g.location.value,
+                "phase": g.phase,
+                "signing_method": g.signing_method,
+                "encoding_method": g.encoding_method,
+                "public_key": g.public_key,
+            }
+            for g in s.signed
+        ],
+    }
+
+
+def sample_in(doc: Mapping[str, Any]) -> MeterSample:
+    return MeterSample(
+        at=_must_dt(doc["at"]),
+        clock_suspect=bool(doc.get("clock_suspect", False)),
+        readings=tuple(
+            Reading(
+                measurand=Measurand(r["measurand"]),
+                value=Decimal(r["value"]),
+                unit=r["unit"],
+                at=_must_dt(r["at"]),
+                context=ReadingContext(r["context"]),
+                location=MeterLocation(r["location"]),
+                phase=r.get("phase"),
+                from_phases=bool(r.get("from_phases", False)),
+                other_measurand=r.get("other_measurand"),
+            )
+            for r in doc.get("readings", ())
+        ),
+        signed=tuple(
+            SignedReading(
+                data=g["data"],
+                at=_must_dt(g["at"]),
+                measurand=Measurand(g["measurand"]),
+                context=ReadingContext(g["context"]),
+                location=MeterLocation(g["location"]),
+                phase=g.get("phase"),
+                signing_method=g.get("signing_method"),
+                encoding_method=g.get("encoding_method"),
+                public_key=g.get("public_key"),
+            )
+            for g in doc.get("signed", ())
+        ),
+    )
+
+
+def problem_out(p: MeterProblem) -> dict[str, Any]:
+    return {
+        "code": p.code.value,
+        "text": p.text,
+        "raw": p.raw,
+        "path": p.path,
+        "dropped": p.dropped,
+    }
+
+
+# --- transactions -----------------------------------------------------------------
+
+
+def transaction_out(tx: Transaction) -> dict[str, Any]:
+    """Everything but the samples, which are rows of their own."""
+    return {
+        "charger_id": tx.charger_id,
+        "tx_id": tx.tx_id,
+        "evse_uid": tx.evse_uid,
+        "connector": _ref_out(tx.connector),
+        "token": None
+        if tx.token is None
+        else {"value": tx.token.value, "kind": tx.token.kind.value},
+        "status": tx.status.value,
+        "started_at": _ts(tx.started_at),
+        "received_at": _ts(tx.received_at),
+        "meter_start_wh": _dec(tx.meter_start_wh),
+        "meter_stop_wh": _dec(tx.meter_stop_wh),
+        "stopped_at": _ts(tx.stopped_at),
+        "stop_reason": tx.stop_reason,
+        "energy_wh": str(tx.energy_wh),
+        "start_key": tx.start_key,
+        "remote_start_id": tx.remote_start_id,
+        "reservation_id": tx.reservation_id,
+        "seen_seq": sorted(tx.seen_seq),
+        "flags": sorted(f.value for f in tx.flags),
+        "energy_flags": [
+            {
+                "code": f.code.value,
+                "text": f.text,
+                "at": _ts(f.at),
+                "register_wh": _dec(f.register_wh),
+            }
+            for f in tx.energy_flags
+        ],
+    }
+
+
+def transaction_in(doc: Mapping[str, Any], samples: tuple[MeterSample, ...] = ()) -> Transaction:
+    token = doc.get("token")
+    return Transaction(
+        charger_id=ChargerId(doc["charger_id"]),
+        tx_id=doc["tx_id"],
+        evse_uid=None if doc.get("evse_uid") is None else EvseUid(doc["evse_uid"]),
+        connector=_ref_in(doc.get("connector")),
+        token=None
+        if token is None
+        else AuthToken(value=token["value"], kind=TokenKind(token["kind"])),
+        status=TransactionStatus(doc["status"]),
+        started_at=_must_dt(doc["started_at"]),
+        received_at=_must_dt(doc["received_at"]),
+        meter_start_wh=_num(doc.get("meter_start_wh")),
+        meter_stop_wh=_num(doc.get("meter_stop_wh")),
+        stopped_at=_dt(doc.get("stopped_at")),
+        stop_reason=doc.get("stop_reason"),
+        energy_wh=Decimal(doc.get("energy_wh", "0")),
+        start_key=doc.get("start_key"),
+        remote_start_id=doc.get("remote_start_id"),
+        reservation_id=doc.get("reservation_id"),
+        seen_seq=frozenset(int(n) for n in doc.get("seen_seq", ())),
+        flags=frozenset(TxFlag(f) for f in doc.get("flags", ())),
+        energy_flags=tuple(
+            EnergyFlag(
+                code=EnergyFlagCode(f["code"]),
+                text=f["text"],
+                at=_dt(f.get("at")),
+                register_wh=_num(f.get("register_wh")),
+            )
+            for f in doc.get("energy_flags", ())
+        ),
+        samples=samples,
+    )
+
+
+# --- charger state ----------------------------------------------------------------
+
+
 def _report_out(r: ConnectorReport) -> dict[str, Any]:
     return {"status": r.status.value, "error_code": r.error_code, "info": r.info, "at": _ts(r.at)}
 
 
-def _report_in(d: dict[str, Any]) -> ConnectorReport:
+def _report_in(d: Mapping[str, Any]) -> ConnectorReport:
     return ConnectorReport(
         status=ConnectorStatus(d["status"]),
         error_code=d.get("error_code"),
@@ -67,15 +274,23 @@ def dump_state(state: ChargerState) -> str:
             uid: {"status": p.status.value, "last_updated": _ts(p.last_updated)}
             for uid, p in state.evses.items()
         },
+        "transactions": [transaction_out(tx) for tx in state.transactions.values()],
+        "recently_ended": list(state.recently_ended),
     }
-    return json.dumps(doc, separators=(",", ":"), sort_keys=True)
+    return dumps(doc)
 
 
-def load_state(charger_id: str, text: str) -> ChargerState:
+def load_state(
+    charger_id: str,
+    text: str,
+    samples: Mapping[str, tuple[MeterSample, ...]] | None = None,
+) -> ChargerState:
+    """``samples`` maps an open transaction's id to its stored samples, oldest first."""
     doc = json.loads(text)
     if doc.get("format") != FORMAT:
         raise ValueError(f"charger {charger_id!r}: unknown state format {doc.get('format')!r}")
     boot = doc.get("boot")
+    samples = samples or {}
     return ChargerState(
         charger_id=ChargerId(charger_id),
         connected=bool(doc["connected"]),
@@ -107,4 +322,43 @@ def load_state(charger_id: str, text: str) -> ChargerState:
                 for uid, p in doc.get("evses", {}).items()
             }
         ),
+        transactions=MappingProxyType(
+            {
+                t["tx_id"]: transaction_in(t, samples.get(t["tx_id"], ()))
+                for t in doc.get("transactions", [])
+            }
+        ),
+        recently_ended=tuple(doc.get("recently_ended", ())),
     )
+
+
+def event_out(event: object) -> dict[str, Any]:
+    """A parked transaction event, as far as reconciliation and review need it."""
+    doc: dict[str, Any] = {"type": type(event).__name__}
+    for name in (
+        "tx_id",
+        "at",
+        "started_at",
+        "stopped_at",
+        "meter_start_wh",
+        "meter_stop_wh",
+        "reason",
+        "seq_no",
+        "connector",
+        "start_key",
+    ):
+        if hasattr(event, name):
+            value = getattr(event, name)
+            if isinstance(value, datetime):
+                value = _ts(value)
+            elif isinstance(value, Decimal):
+                value = str(value)
+            elif isinstance(value, ConnectorRef):
+                value = _ref_out(value)
+            doc[name] = value
+    token = getattr(event, "token", None)
+    if isinstance(token, AuthToken):
+        doc["token"] = {"value": token.value, "kind": token.kind.value}
+    samples = getattr(event, "samples", ())
+    doc["samples"] = [sample_out(s) for s in samples]
+    return doc

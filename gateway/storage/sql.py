@@ -7,8 +7,10 @@ an older database is migrated forward at start-up, a newer one is refused.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,10 +21,17 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.sql.schema import Table
 from sqlmodel import SQLModel
 
-from gateway.core.effects import EvseChanged
+from gateway.core.effects import (
+    EvseChanged,
+    SamplesRecorded,
+    TransactionChanged,
+    TransactionEventParked,
+)
 from gateway.domain.ids import ChargerId, EvseUid
+from gateway.domain.meter import MeterProblem, MeterSample
 from gateway.domain.state import ChargerState, PublishedEvse
 from gateway.domain.status import EvseStatus
+from gateway.domain.transactions import Transaction, TransactionStatus
 from gateway.ports import Change
 from gateway.storage import codec
 from gateway.storage.tables import (
@@ -30,8 +39,13 @@ from gateway.storage.tables import (
     ChargerRow,
     ConfigRow,
     EvseRow,
+    MeterSampleRow,
+    NoteRow,
     OutboxRow,
+    ParkedEventRow,
     SchemaMeta,
+    SequenceRow,
+    TransactionRow,
 )
 
 log = logging.getLogger(__name__)
@@ -52,6 +66,15 @@ EVSE = _table(EvseRow)
 OUTBOX = _table(OutboxRow)
 META = _table(SchemaMeta)
 CONFIG = _table(ConfigRow)
+TRANSACTION = _table(TransactionRow)
+SAMPLE = _table(MeterSampleRow)
+PARKED = _table(ParkedEventRow)
+NOTE = _table(NoteRow)
+SEQUENCE = _table(SequenceRow)
+ALL_TABLES = [META, CHARGER, EVSE, OUTBOX, CONFIG, TRANSACTION, SAMPLE, PARKED, NOTE, SEQUENCE]
+
+#: The OCPP 1.6 transactionId sequence; ids are positive 32-bit integers on the wire.
+TX_SEQUENCE = "ocpp16_transaction"
 
 
 def _v1_to_v2(conn: Connection) -> None:
@@ -59,9 +82,14 @@ def _v1_to_v2(conn: Connection) -> None:
     SQLModel.metadata.create_all(conn, tables=[CONFIG])
 
 
+def _v2_to_v3(conn: Connection) -> None:
+    """Version 3 stores transactions, meter samples, parked events and operator notes."""
+    SQLModel.metadata.create_all(conn, tables=[TRANSACTION, SAMPLE, PARKED, NOTE, SEQUENCE])
+
+
 #: Forward migrations: ``MIGRATIONS[n]`` upgrades a version-``n`` database to ``n + 1``.
 #: Each runs inside the start-up transaction, so a failed upgrade leaves the file as it was.
-MIGRATIONS: Mapping[int, Callable[[Connection], None]] = {1: _v1_to_v2}
+MIGRATIONS: Mapping[int, Callable[[Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 class SqlStore:
@@ -95,7 +123,7 @@ class SqlStore:
                     )
             version = _schema_version(conn)
             if version is None:
-                SQLModel.metadata.create_all(conn, tables=[META, CHARGER, EVSE, OUTBOX, CONFIG])
+                SQLModel.metadata.create_all(conn, tables=ALL_TABLES)
                 _set_version(conn, SCHEMA_VERSION)
                 return
             if version > SCHEMA_VERSION:
@@ -121,9 +149,84 @@ class SqlStore:
     # --- StateStore --------------------------------------------------------------
 
     def load_chargers(self) -> dict[ChargerId, ChargerState]:
+        """Every charger's state, with the stored samples of its open transactions."""
         with self.engine.connect() as conn:
             rows = conn.execute(select(CHARGER.c.id, CHARGER.c.state)).all()
-        return {ChargerId(r.id): codec.load_state(r.id, r.state) for r in rows}
+            open_txs = conn.execute(
+                select(TRANSACTION.c.charger_id, TRANSACTION.c.tx_id).where(
+                    TRANSACTION.c.status == TransactionStatus.ACTIVE.value
+                )
+            ).all()
+            samples: dict[str, dict[str, tuple[MeterSample, ...]]] = {}
+            for r in open_txs:
+                samples.setdefault(r.charger_id, {})[r.tx_id] = self._samples(
+                    conn, r.charger_id, r.tx_id
+                )
+        return {ChargerId(r.id): codec.load_state(r.id, r.state, samples.get(r.id)) for r in rows}
+
+    def _samples(self, conn: Connection, charger_id: str, tx_id: str) -> tuple[MeterSample, ...]:
+        rows = conn.execute(
+            select(SAMPLE.c.doc)
+            .where(SAMPLE.c.charger_id == charger_id, SAMPLE.c.tx_id == tx_id)
+            .order_by(SAMPLE.c.id)
+        ).scalars()
+        return tuple(codec.sample_in(json.loads(doc)) for doc in rows)
+
+    def next_transaction_id(self) -> int:
+        """The next OCPP 1.6 transactionId; committed at once, so never handed out twice."""
+        with self.engine.begin() as conn:
+            conn.execute(self._insert_ignore(SEQUENCE, ["name"]), {"name": TX_SEQUENCE, "value": 0})
+            value = conn.execute(
+                SEQUENCE.update()
+                .where(SEQUENCE.c.name == TX_SEQUENCE)
+                .values(value=SEQUENCE.c.value + 1)
+                .returning(SEQUENCE.c.value)
+            ).scalar_one()
+        return int(value)
+
+    def find_transaction(
+        self, charger_id: str, *, tx_id: str | None = None, start_key: str | None = None
+    ) -> Transaction | None:
+        """A stored transaction by its id or by the key of the StartTransaction that began it."""
+        query = select(TRANSACTION.c.doc).where(TRANSACTION.c.charger_id == charger_id)
+        if tx_id is not None:
+            query = query.where(TRANSACTION.c.tx_id == tx_id)
+        if start_key is not None:
+            query = query.where(TRANSACTION.c.start_key == start_key)
+        with self.engine.connect() as conn:
+            doc = conn.execute(query.limit(1)).scalar()
+            if doc is None:
+                return None
+            tx = codec.transaction_in(json.loads(doc))
+            return replace(tx, samples=self._samples(conn, charger_id, tx.tx_id))
+
+    def transactions(self, *, charger_id: str | None = None) -> list[Transaction]:
+        """Transactions, oldest first (without samples)."""
+        query = select(TRANSACTION.c.doc).order_by(TRANSACTION.c.id)
+        if charger_id is not None:
+            query = query.where(TRANSACTION.c.charger_id == charger_id)
+        with self.engine.connect() as conn:
+            return [codec.transaction_in(json.loads(d)) for d in conn.execute(query).scalars()]
+
+    def parked_events(self) -> list[tuple[str, str, str, str]]:
+        """(charger, tx_id, kind, reason) of every parked transaction event, oldest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    PARKED.c.charger_id, PARKED.c.tx_id, PARKED.c.kind, PARKED.c.reason
+                ).order_by(PARKED.c.id)
+            ).all()
+        return [(r.charger_id, r.tx_id, r.kind, r.reason) for r in rows]
+
+    def notes(self, charger_id: str) -> list[tuple[str, str]]:
+        """(kind, text) of the operator notes about a charger, oldest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(NOTE.c.kind, NOTE.c.text)
+                .where(NOTE.c.charger_id == charger_id)
+                .order_by(NOTE.c.id)
+            ).all()
+        return [(r.kind, r.text) for r in rows]
 
     def commit(self, batch: Sequence[Change]) -> None:
         with self.engine.begin() as conn:
@@ -140,7 +243,25 @@ class SqlStore:
             },
         )
         for effect in change.effects:
-            if isinstance(effect, EvseChanged):
+            if isinstance(effect, TransactionChanged):
+                self._write_transaction(conn, effect, change.at)
+            elif isinstance(effect, TransactionEventParked):
+                conn.execute(
+                    PARKED.insert(),
+                    {
+                        "charger_id": effect.charger_id,
+                        "tx_id": effect.tx_id[:36],
+                        "kind": effect.kind,
+                        "reason": effect.reason,
+                        "at": effect.at,
+                        "doc": codec.dumps(codec.event_out(effect.event)),
+                        "resolved": False,
+                    },
+                )
+            elif isinstance(effect, SamplesRecorded):
+                self._write_samples(conn, effect.charger_id, "", effect.samples)
+                self._write_problems(conn, effect.charger_id, effect.problems, change.at)
+            elif isinstance(effect, EvseChanged):
                 conn.execute(
                     self._upsert(EVSE, ["uid"]),
                     {
@@ -154,6 +275,81 @@ class SqlStore:
                     self._upsert(OUTBOX, ["kind", "object_id"], skip={"id"}),
                     {"kind": "evse", "object_id": effect.uid, "changed_at": effect.last_updated},
                 )
+
+    def _write_transaction(
+        self, conn: Connection, effect: TransactionChanged, at: datetime
+    ) -> None:
+        tx = effect.transaction
+        values = {
+            "charger_id": tx.charger_id,
+            "tx_id": tx.tx_id,
+            "start_key": tx.start_key,
+            "evse_uid": tx.evse_uid,
+            "status": tx.status.value,
+            "started_at": tx.started_at,
+            "stopped_at": tx.stopped_at,
+            "doc": codec.dumps(codec.transaction_out(tx)),
+            "updated_at": at,
+        }
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(TRANSACTION)
+        # An ended transaction never changes (R-OCPP-TX-3): the update is conditional.
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["charger_id", "tx_id"],
+            set_={k: stmt.excluded[k] for k in values if k not in ("charger_id", "tx_id")},
+            where=TRANSACTION.c.status != TransactionStatus.COMPLETED.value,
+        )
+        conn.execute(stmt, values)
+        self._write_samples(conn, tx.charger_id, tx.tx_id, effect.new_samples)
+        self._write_problems(conn, tx.charger_id, effect.problems, at)
+        if tx.ended:
+            conn.execute(
+                self._upsert(OUTBOX, ["kind", "object_id"], skip={"id"}),
+                {
+                    "kind": "transaction",
+                    "object_id": f"{tx.charger_id}/{tx.tx_id}",
+                    "changed_at": at,
+                },
+            )
+
+    def _write_samples(
+        self, conn: Connection, charger_id: str, tx_id: str, samples: Sequence[MeterSample]
+    ) -> None:
+        if samples:
+            conn.execute(
+                SAMPLE.insert(),
+                [
+                    {
+                        "charger_id": charger_id,
+                        "tx_id": tx_id,
+                        "at": s.at,
+                        "doc": codec.dumps(codec.sample_out(s)),
+                    }
+                    for s in samples
+                ],
+            )
+
+    def _write_problems(
+        self, conn: Connection, charger_id: str, problems: Sequence[MeterProblem], at: datetime
+    ) -> None:
+        if problems:
+            conn.execute(
+                NOTE.insert(),
+                [
+                    {
+                        "charger_id": charger_id,
+                        "at": at,
+                        "kind": f"meter:{p.code.value}",
+                        "text": p.text,
+                        "doc": codec.dumps(codec.problem_out(p)),
+                    }
+                    for p in problems
+                ],
+            )
+
+    def _insert_ignore(self, table: Table, keys: list[str]) -> Any:
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        return dialect.insert(table).on_conflict_do_nothing(index_elements=keys)
 
     def _upsert(self, table: Table, keys: list[str], skip: set[str] | None = None) -> Any:
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
