@@ -192,7 +192,7 @@ def session_energy(
                 register_wh=last.value,
             )
         )
-    points = sorted(set(series), key=lambda p: (p.at or _NEVER, p.value, p.trusted))
+    points = sorted(set(series), key=_order)
     if first is not None:
         points.insert(0, first)
     elif points or last is not None:
@@ -245,6 +245,11 @@ class _Point:
     value: Decimal
     source: PointSource
     trusted: bool  # ``at`` is a plausible charger clock reading
+
+
+def _order(point: _Point) -> tuple[datetime, Decimal, bool]:
+    """A total order on readings, so the arrival order of samples never matters."""
+    return (point.at or _NEVER, point.value, point.trusted)
 
 
 def _register_points(
@@ -305,7 +310,7 @@ def _baseline(
         return _Point(started_at, start, PointSource.START, True)
     if not begins:
         return None
-    earliest = min(begins, key=lambda p: (p.at or _NEVER, p.value))
+    earliest = min(begins, key=_order)
     if started_at is not None:
         return _Point(started_at, earliest.value, PointSource.START, True)
     return _Point(earliest.at, earliest.value, PointSource.START, earliest.trusted)
@@ -316,7 +321,7 @@ def _final(stop: Decimal | None, stopped_at: datetime | None, ends: list[_Point]
         return _Point(stopped_at, stop, PointSource.STOP, True)
     if not ends:
         return None
-    latest = max(ends, key=lambda p: (p.at or _NEVER, p.value))
+    latest = max(ends, key=_order)
     if stopped_at is not None:
         return _Point(stopped_at, latest.value, PointSource.STOP, True)
     return _Point(latest.at, latest.value, PointSource.STOP, latest.trusted)
@@ -338,6 +343,7 @@ def _filter(
         return []
     accepted = [_Accepted(points[0], Decimal(0))]
     segment = 0  # index in `accepted` where the current run of consistent readings starts
+    baseline_replaced = False
     for i, point in enumerate(points[1:], start=1):
         last = accepted[-1]
         if _fits(last.point, point, max_power_w):
@@ -365,7 +371,12 @@ def _filter(
             last = accepted[-1]
             accepted.append(_Accepted(point, last.energy + point.value - last.point.value))
             continue
-        if segment == 0 and last.energy == 0 and point.value > last.point.value:
+        if (
+            segment == 0
+            and not baseline_replaced
+            and last.energy == 0
+            and point.value > last.point.value
+        ):
             flags.append(
                 _flag(
                     EnergyFlagCode.PLACEHOLDER_BASELINE,
@@ -376,6 +387,7 @@ def _filter(
                 )
             )
             accepted = [_Accepted(point, Decimal(0))]
+            baseline_replaced = True
             continue
         code, what = (
             (EnergyFlagCode.REGISTER_RESET, "fell to")

@@ -4,9 +4,9 @@ Leniency is per sampled value: a bad value, unit or attribute drops that one ite
 it with a default) and records a `MeterProblem`; the rest of the message survives, because
 a charger whose MeterValues are refused whole loses all of them (RELIABILITY.md §2.7 #8).
 
-Spec defaults (OCPP 1.6 §7.43 SampledValue, OCPP 2.0.1 SampledValueType): no measurand is
-Energy.Active.Import.Register, no context is Sample.Periodic, no location is Outlet, and no
-unit is the measurand's base unit (Wh for energy, W for power, A for current).
+Spec defaults (OCPP 1.6 SampledValue, OCPP 2.0.1 SampledValueType; RELIABILITY.md §2.6):
+no measurand is Energy.Active.Import.Register, no context is Sample.Periodic, no location is
+Outlet, and no unit is the measurand's base unit (Wh for energy, W for power, A for current).
 """
 
 from __future__ import annotations

@@ -246,7 +246,7 @@ def test_receive_time_in_another_zone_is_used_as_utc():
 def test_naive_receive_time_is_a_caller_error():
     """A naive receive time is refused: every datetime in the gateway is tz-aware."""
     with pytest.raises(ValueError, match="timezone-aware"):
-        parse_timestamp(STAMP, received_at=datetime(2025, 3, 1))  # noqa: DTZ001
+        parse_timestamp(STAMP, received_at=datetime(2025, 3, 1))
 
 
 # --- spec defaults and units ----------------------------------------------------------------
@@ -810,7 +810,8 @@ def test_quirk_12_samples_stamped_1970_get_the_receive_time_and_a_suspect_clock(
     )
     old, future = parse.samples
     assert old.at == future.at == RECEIVED
-    assert old.clock_suspect and future.clock_suspect
+    assert old.clock_suspect
+    assert future.clock_suspect
     assert old.readings[0].at == RECEIVED
     assert codes(parse) == [
         MeterProblemCode.TIMESTAMP_TOO_OLD,
