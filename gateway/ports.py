@@ -17,6 +17,10 @@ from gateway.domain.ids import ChargerId, EvseUid
 from gateway.domain.state import ChargerState, PublishedEvse
 
 
+class CommitFailedError(Exception):
+    """The store did not make a change durable; whoever sent the event must retry it."""
+
+
 class Clock(Protocol):
     """Where ``now`` comes from; tests pass a controllable one."""
 
@@ -48,6 +52,9 @@ class SiteView(Protocol):
 
 
 class EventSink(Protocol):
-    """Where the OCPP side delivers charger events; returns once they are durable."""
+    """Where the OCPP side delivers charger events; returns once they are durable.
+
+    Raises ``CommitFailedError`` when the event could not be stored.
+    """
 
     async def submit(self, event: ChargerEvent) -> None: ...

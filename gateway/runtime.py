@@ -21,15 +21,11 @@ from gateway.domain.events import ChargerDisconnected, ChargerEvent, OfflineGrac
 from gateway.domain.ids import ChargerId
 from gateway.domain.state import ChargerState
 from gateway.domain.topology import Topology
-from gateway.ports import Change, Clock, StateStore
+from gateway.ports import Change, Clock, CommitFailedError, StateStore
 
 log = logging.getLogger(__name__)
 
 EffectListener = Callable[[Effect], None]
-
-
-class CommitFailedError(Exception):
-    """The store did not make a change durable; whoever sent the event must retry it."""
 
 
 def _future() -> asyncio.Future[None]:

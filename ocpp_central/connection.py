@@ -20,7 +20,7 @@ from typing import Any
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from gateway.runtime import CommitFailedError
+from gateway.ports import CommitFailedError
 from ocpp_central.handlers import HANDLERS, ChargerSession
 from ocpp_central.translate import rpc
 from ocpp_central.translate.rpc import ErrorCode

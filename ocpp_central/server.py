@@ -29,8 +29,7 @@ from gateway.config import CHARGER_ID_RE, ChargerSettings, OcppVersion as Config
 from gateway.domain.events import ChargerConnected, ChargerDisconnected
 from gateway.domain.ids import ChargerId
 from gateway.passwords import verify_password
-from gateway.ports import Clock, EventSink
-from gateway.runtime import CommitFailedError
+from gateway.ports import Clock, CommitFailedError, EventSink
 from ocpp_central.connection import ChargerConnection
 from ocpp_central.handlers import BOOT_STATUS, ChargerSession
 from ocpp_central.translate.rpc import OcppVersion

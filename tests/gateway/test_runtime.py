@@ -11,7 +11,8 @@ import pytest
 from gateway.domain.events import ChargerConnected, ChargerDisconnected
 from gateway.domain.ids import ChargerId, EvseUid
 from gateway.domain.status import ConnectorStatus, EvseStatus
-from gateway.runtime import CommitFailedError, Runtime
+from gateway.ports import CommitFailedError
+from gateway.runtime import Runtime
 from gateway.storage.memory import MemoryStore
 from gateway.storage.sql import SqlStore
 from tests.builders import FakeClock, a_settings, a_status
