@@ -57,14 +57,16 @@ _TYPE_RULES: Final = frozenset({"type", "format", "maxLength", "minLength", "pat
 _OCCURRENCE_RULES: Final = frozenset({"required", "minItems", "maxItems"})
 _STRUCTURE_RULES: Final = frozenset({"additionalProperties", "additionalItems"})
 
-# dateTime as OCPP means it (RFC 3339), except that the zone designator may be missing.
-# ASCII digits only: ``\d`` would also take other scripts' digits. Whether the day exists
-# in that month is left to the translator, which parses the value anyway.
-_DATE_TIME_ANY_ZONE: Final = (
+# dateTime as OCPP means it (RFC 3339). Our own pattern, in both modes, because the one
+# fastjsonschema ships uses ``\d`` and so takes other scripts' digits ("٢٠٢٤-05-01T…").
+# Whether the day exists in that month is left to the translator, which parses the value.
+_DATE_TIME_PREFIX: Final = (
     r"^[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])[Tt]"
     r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:(?:[0-5][0-9]|60)(?:\.[0-9]+)?"
-    r"(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):?[0-5][0-9])?\Z"
 )
+_ZONE: Final = r"(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):?[0-5][0-9])"
+_DATE_TIME: Final = _DATE_TIME_PREFIX + _ZONE + r"\Z"
+_DATE_TIME_ANY_ZONE: Final = _DATE_TIME_PREFIX + _ZONE + r"?\Z"
 
 _UNIT_ERRATA: Final = ("Celsius", "Celcius", "Hertz")
 
@@ -164,11 +166,10 @@ class Validators:
             )
         else:
             code = ErrorCode.PROPERTY_CONSTRAINT_VIOLATION
-        message = exc.message
-        if message.startswith("data"):
-            message = "payload" + message[len("data") :]
+        # fastjsonschema names the checked value "data"; the peer knows it as the payload.
+        description = "payload" + exc.message.removeprefix("data")
         path = tuple(int(part) if part.isdigit() else part for part in exc.path[1:])
-        return Violation(code=code, description=message[:MAX_DESCRIPTION_LENGTH], path=path)
+        return Violation(code=code, description=description[:MAX_DESCRIPTION_LENGTH], path=path)
 
 
 def _catalogue(version: OcppVersion) -> _Catalogue:
@@ -185,10 +186,9 @@ def _list_schemas(version: OcppVersion) -> _Catalogue:
     folder = resources.files("ocpp").joinpath(_SCHEMA_DIRS[version], "schemas")
     requests: dict[str, str] = {}
     responses: dict[str, str] = {}
-    for entry in folder.iterdir():
-        if not entry.name.endswith(".json"):
-            continue
-        stem = entry.name.removesuffix(".json")
+    for stem in (
+        e.name.removesuffix(".json") for e in folder.iterdir() if e.name.endswith(".json")
+    ):
         if stem.endswith("Response"):
             responses[stem.removesuffix("Response")] = stem
         elif version is not OcppVersion.V16 and stem.endswith("Request"):
@@ -280,7 +280,7 @@ def _compile(version: OcppVersion, stem: str, *, strict: bool) -> Validator:
     schema = _inline_definitions(_load_schema(version, stem))
     if version is OcppVersion.V16:
         schema = apply_v16_errata(stem, schema)
-    formats: dict[str, str] = {}
+    formats = {"date-time": _DATE_TIME}
     if not strict:
         schema = _open_objects(schema)
         formats["date-time"] = _DATE_TIME_ANY_ZONE
