@@ -28,8 +28,9 @@ Leniency (the default, for payloads chargers send us): the 1.6 errata tightened
 so unknown properties are ignored (left in the dict, never read by the translators) rather
 than refused; and a dateTime without a zone designator is accepted, because refusing a
 StopTransaction for it makes the charger retry and finally discard the transaction
-(RELIABILITY.md §2.4); the translator reads it as UTC and flags it. ``strict=True`` checks
-the published schemas as they are, which suits tests of our own outbound payloads.
+(RELIABILITY.md §2.4); translators are to read it as UTC and flag it. ``strict=True``
+checks the published schemas (errata applied) and requires the zone, which suits tests of
+our own outbound payloads.
 
 1.6 schema errata applied in both modes (OCPPJ16-ERR, RELIABILITY.md §2.2): ``Celsius`` and
 the schema typo ``Celcius`` are both units, so is ``Hertz``, and StopTransaction ``reason``
