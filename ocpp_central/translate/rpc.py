@@ -7,9 +7,11 @@ CALLRESULTERROR (MessageTypeId 5) and SEND (6).
 How a frame that cannot be used is answered (`Malformed.reply`):
 
 * The messageId cannot be read: 2.0.1/2.1 answer CALLERROR ``"-1"`` RpcFrameworkError
-  (OCPP201-P4 §4.2.3). 1.6 has no such rule and no id to answer to, so the frame is ignored.
-* An unknown or non-integer MessageTypeId: 2.0.1/2.1 answer MessageTypeNotSupported or
-  RpcFrameworkError; 1.6 ignores it ("SHALL be ignored", OCPPJ16-ERR).
+  (OCPP201-P4 §4.2.3), whatever the frame type, as ``"-1"`` cannot be taken for the answer
+  to anything. 1.6 has no such rule and no id to answer to, so the frame is ignored.
+* An unknown or non-integer MessageTypeId (5 and 6 included, before 2.1): 2.0.1/2.1 answer
+  MessageTypeNotSupported or RpcFrameworkError; 1.6 ignores it ("SHALL be ignored",
+  OCPPJ16-ERR).
 * A broken CALL whose messageId can be read is answered with a CALLERROR carrying that id, on
   every version. For 1.6 this includes text that is not valid JSON, when a tolerant scan of
   its start (``[2,"<id>"``) recovers the id: the errata says a failure to process a message
