@@ -139,7 +139,7 @@ async def test_unknown_or_malformed_identities_are_refused_with_404(running: Run
         async with connect(running.ws_url(charger_id), subprotocols=["ocpp1.6"]):
             pass
     assert info.value.response.status_code == 404
-    assert charger_id not in {c for c in running.gateway.store.load_chargers()}
+    assert charger_id not in running.gateway.store.load_chargers()
 
 
 async def test_an_unsupported_subprotocol_completes_the_handshake_then_closes(running: Running):
