@@ -171,6 +171,21 @@ class OcpiSettings(_Frozen):
     static_partners: tuple[StaticPartner, ...] = ()
 
 
+class SiteToken(_Frozen):
+    """A token of the site's own staff or fleet: always accepted, billed to no partner."""
+
+    uid: Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{1,36}$")]
+    kind: Literal["rfid", "app", "key_code", "local", "contract", "mac_address"] = "rfid"
+    note: Annotated[str, StringConstraints(max_length=100)] | None = None
+
+
+class AuthorizationSettings(_Frozen):
+    """Who may charge besides roaming partners' drivers."""
+
+    free_vend: bool = False  # accept every token (private sites); nothing is billed to partners
+    site_tokens: tuple[SiteToken, ...] = ()
+
+
 class LoggingSettings(_Frozen):
     """Log format and level; journald reads key=value lines well."""
 
@@ -391,6 +406,7 @@ class Settings(_Frozen):
     storage: StorageSettings = StorageSettings()
     ocpi: OcpiSettings = OcpiSettings()
     logging: LoggingSettings = LoggingSettings()
+    authorization: AuthorizationSettings = AuthorizationSettings()
     chargers: tuple[ChargerSettings, ...] = ()
     locations: tuple[LocationSettings, ...] = ()
     tariffs: tuple[TariffSettings, ...] = ()

@@ -12,9 +12,18 @@ from datetime import datetime
 from typing import Protocol
 
 from gateway.core.effects import Effect
+from gateway.domain.authorization import AuthDecision
 from gateway.domain.events import ChargerEvent
 from gateway.domain.ids import ChargerId, EvseUid
 from gateway.domain.state import ChargerState, PublishedEvse
+from gateway.domain.topology import ConnectorRef
+from gateway.domain.transactions import (
+    AuthToken,
+    MeterValuesReported,
+    Transaction,
+    TransactionEvent,
+    TransactionStarted,
+)
 
 
 class CommitFailedError(Exception):
@@ -44,11 +53,25 @@ class StateStore(Protocol):
 
     def commit(self, batch: Sequence[Change]) -> None: ...
 
+    def next_transaction_id(self) -> int: ...
+
+    def find_transaction(
+        self, charger_id: str, *, tx_id: str | None = None, start_key: str | None = None
+    ) -> Transaction | None: ...
+
 
 class SiteView(Protocol):
     """Read side: what the OCPI pull endpoints and the operator UI serve."""
 
     def evse_statuses(self) -> Mapping[EvseUid, PublishedEvse]: ...
+
+
+class Authorizer(Protocol):
+    """Decides whether a token may charge; answers within the charger's patience."""
+
+    async def authorize(
+        self, charger_id: ChargerId, token: AuthToken, evse_uid: EvseUid | None
+    ) -> AuthDecision: ...
 
 
 class EventSink(Protocol):
@@ -57,4 +80,17 @@ class EventSink(Protocol):
     Raises ``CommitFailedError`` when the event could not be stored.
     """
 
-    async def submit(self, event: ChargerEvent) -> None: ...
+    async def submit(
+        self, event: ChargerEvent | TransactionEvent | MeterValuesReported
+    ) -> None: ...
+
+    async def start_transaction(self, event: TransactionStarted) -> Transaction:
+        """Record a start; an empty ``tx_id`` is issued here.
+
+        A repeated start (same key) returns the transaction it already started.
+        """
+        ...
+
+    def evse_for(self, charger_id: ChargerId, connector: ConnectorRef | None) -> EvseUid | None:
+        """The published EVSE a charger connector belongs to, if any."""
+        ...

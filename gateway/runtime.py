@@ -12,15 +12,21 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from gateway.core import refresh, step
+from gateway.core import refresh, step, transactions
 from gateway.core.effects import Effect
 from gateway.domain.events import ChargerDisconnected, ChargerEvent, OfflineGraceElapsed
-from gateway.domain.ids import ChargerId
+from gateway.domain.ids import ChargerId, EvseUid
 from gateway.domain.state import ChargerState
-from gateway.domain.topology import Topology
+from gateway.domain.topology import ConnectorRef, Topology
+from gateway.domain.transactions import (
+    MeterValuesReported,
+    Transaction,
+    TransactionEvent,
+    TransactionStarted,
+)
 from gateway.ports import Change, Clock, CommitFailedError, StateStore
 
 log = logging.getLogger(__name__)
@@ -153,21 +159,65 @@ class Runtime:
     def state(self, charger_id: ChargerId) -> ChargerState:
         return self._states.get(charger_id) or ChargerState(charger_id=charger_id)
 
-    async def submit(self, event: ChargerEvent) -> None:
+    def evse_for(self, charger_id: ChargerId, connector: ConnectorRef | None) -> EvseUid | None:
+        if connector is None:
+            return None
+        binding = self._topology.serving(charger_id, connector)
+        return None if binding is None else binding.uid
+
+    async def start_transaction(self, event: TransactionStarted) -> Transaction:
+        """Record a start idempotently; issue the OCPP 1.6 transactionId when ``tx_id`` is empty.
+
+        The same StartTransaction sent again (a retry after a lost answer, RELIABILITY.md
+        §2.7 #11) finds the transaction its first copy started, open or already ended,
+        and gets the same id back: one physical session is one transaction.
+        """
+        charger_id = event.charger_id
+        async with self._lock(charger_id):
+            state = self.state(charger_id)
+            if event.start_key:
+                existing = transactions.find_by_start_key(state, event.start_key)
+                if existing is None:
+                    existing = await asyncio.to_thread(
+                        self._store.find_transaction, charger_id, start_key=event.start_key
+                    )
+                if existing is not None:
+                    return existing
+            if not event.tx_id:
+                issued = await asyncio.to_thread(self._store.next_transaction_id)
+                event = replace(event, tx_id=str(issued))
+            await self._apply(charger_id, state, event, self._clock())
+            started = self.state(charger_id).transactions.get(event.tx_id)
+            if started is not None:
+                return started
+            ended = await asyncio.to_thread(
+                self._store.find_transaction, charger_id, tx_id=event.tx_id
+            )
+            assert ended is not None  # noqa: S101 - the commit above stored it
+            return ended
+
+    def _lock(self, charger_id: ChargerId) -> asyncio.Lock:
+        lock = self._locks.get(charger_id)
+        if lock is None:
+            lock = self._locks[charger_id] = asyncio.Lock()
+        return lock
+
+    async def submit(self, event: ChargerEvent | TransactionEvent | MeterValuesReported) -> None:
         """Apply ``event``; returns once the resulting state is durable.
 
         Raises ``CommitFailedError`` when the store could not commit; the in-memory state is
         left as it was, so the charger's retry is applied afresh.
         """
         charger_id = event.charger_id
-        lock = self._locks.get(charger_id)
-        if lock is None:
-            lock = self._locks[charger_id] = asyncio.Lock()
-        async with lock:
+        async with self._lock(charger_id):
             await self._apply(charger_id, self.state(charger_id), event, self._clock())
 
     async def _apply(
-        self, charger_id: ChargerId, state: ChargerState, event: ChargerEvent | None, now: datetime
+        self,
+        charger_id: ChargerId,
+        state: ChargerState,
+        event: ChargerEvent | TransactionEvent | MeterValuesReported | None,
+        now: datetime,
     ) -> None:
         bindings = self._topology.of_charger(charger_id)
         if event is None:

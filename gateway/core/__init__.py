@@ -13,12 +13,13 @@ from types import MappingProxyType
 from typing import assert_never
 
 from gateway.core import evse, transactions
-from gateway.core.effects import Effect, SamplesRecorded
+from gateway.core.effects import Effect, NoteRecorded, SamplesRecorded
 from gateway.domain.events import (
     ChargerBooted,
     ChargerConnected,
     ChargerDisconnected,
     ChargerEvent,
+    ChargerReported,
     ConnectorStatusReported,
     OfflineGraceElapsed,
 )
@@ -65,6 +66,15 @@ def step(
     match event:
         case TransactionStarted() | TransactionUpdated() | TransactionStopped():
             new, tx_effects = transactions.fold(state, event, bindings=bindings)
+        case ChargerReported():
+            note = NoteRecorded(
+                charger_id=event.charger_id,
+                at=event.at,
+                kind=event.kind,
+                text=event.text,
+                detail=event.detail,
+            )
+            return Step(state, (note,))
         case MeterValuesReported():
             # Outside a transaction nothing is billed; the samples are for the operator.
             recorded = SamplesRecorded(
@@ -86,7 +96,14 @@ def refresh(state: ChargerState, *, bindings: tuple[EvseBinding, ...], now: date
     return Step(new, effects)
 
 
-def _apply(state: ChargerState, event: ChargerEvent) -> ChargerState:
+def _apply(
+    state: ChargerState,
+    event: ChargerConnected
+    | ChargerDisconnected
+    | OfflineGraceElapsed
+    | ChargerBooted
+    | ConnectorStatusReported,
+) -> ChargerState:
     match event:
         case ChargerConnected(at=at, protocol=protocol):
             return replace(state, connected=True, offline=False, since=at, protocol=protocol)
@@ -107,13 +124,13 @@ def _apply(state: ChargerState, event: ChargerEvent) -> ChargerState:
                 accepted=event.accepted,
             )
             return replace(state, boot=boot)
-        case ConnectorStatusReported(connector=None):
-            return replace(state, station=_report(event))
-        case ConnectorStatusReported(connector=ref) if ref is not None:
+        case ConnectorStatusReported(connector=ref):
+            if ref is None:
+                return replace(state, station=_report(event))
             connectors = dict(state.connectors)
             connectors[ref] = _report(event)
             return replace(state, connectors=MappingProxyType(connectors))
-    assert_never(event)  # type: ignore[arg-type]
+    assert_never(event)
 
 
 def _report(event: ConnectorStatusReported) -> ConnectorReport:

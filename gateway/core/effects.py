@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from gateway.domain.ids import ChargerId, EvseUid, LocationId
 from gateway.domain.meter import MeterProblem, MeterSample
@@ -53,4 +55,15 @@ class SamplesRecorded:
     problems: tuple[MeterProblem, ...] = ()
 
 
-Effect = EvseChanged | TransactionChanged | TransactionEventParked | SamplesRecorded
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NoteRecorded:
+    """Keep what the charger reported, for the operator."""
+
+    charger_id: ChargerId
+    at: datetime
+    kind: str
+    text: str
+    detail: Mapping[str, Any]
+
+
+Effect = EvseChanged | TransactionChanged | TransactionEventParked | SamplesRecorded | NoteRecorded

@@ -8,8 +8,10 @@ kept separately where they matter, because they are often wrong.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from gateway.domain.ids import ChargerId
 from gateway.domain.status import ConnectorStatus
@@ -67,10 +69,26 @@ class OfflineGraceElapsed:
     at: datetime
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChargerReported:
+    """Something the charger told that the operator should be able to read later.
+
+    Firmware and diagnostics progress, security events, device reports, vendor data
+    transfers: stored as they came, never interpreted for billing.
+    """
+
+    charger_id: ChargerId
+    at: datetime
+    kind: str
+    text: str
+    detail: Mapping[str, Any]
+
+
 ChargerEvent = (
     ChargerConnected
     | ChargerBooted
     | ConnectorStatusReported
     | ChargerDisconnected
     | OfflineGraceElapsed
+    | ChargerReported
 )

@@ -23,6 +23,7 @@ from sqlmodel import SQLModel
 
 from gateway.core.effects import (
     EvseChanged,
+    NoteRecorded,
     SamplesRecorded,
     TransactionChanged,
     TransactionEventParked,
@@ -256,6 +257,17 @@ class SqlStore:
                         "at": effect.at,
                         "doc": codec.dumps(codec.event_out(effect.event)),
                         "resolved": False,
+                    },
+                )
+            elif isinstance(effect, NoteRecorded):
+                conn.execute(
+                    NOTE.insert(),
+                    {
+                        "charger_id": effect.charger_id,
+                        "at": effect.at,
+                        "kind": effect.kind[:32],
+                        "text": effect.text,
+                        "doc": codec.dumps(dict(effect.detail)),
                     },
                 )
             elif isinstance(effect, SamplesRecorded):

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
+from gateway.domain.authorization import AuthDecision, AuthStatus
 from gateway.domain.events import ChargerBooted, ConnectorStatusReported
 from gateway.domain.ids import ChargerId
 from gateway.domain.status import ConnectorStatus
 from gateway.domain.topology import ConnectorRef
+from gateway.domain.transactions import (
+    AuthToken,
+    MeterValuesReported,
+    TokenKind,
+    TransactionStarted,
+    TransactionStopped,
+    TransactionUpdated,
+)
 from ocpp_central.translate.common import ocpp_datetime, optional_datetime
+from ocpp_central.translate.meter import from_v16_meter_values, parse_timestamp
 
 #: OCPP 1.6 ChargePointStatus -> the gateway's connector status (DESIGN.md §3).
 STATUS: Mapping[str, ConnectorStatus] = {
@@ -63,4 +74,109 @@ def from_status_notification(
         error_code=None if error_code in (None, "NoError") else error_code,
         info=payload.get("info"),
         reported_at=optional_datetime(payload.get("timestamp")),
+    )
+
+
+#: The gateway's authorisation outcome -> OCPP 1.6 AuthorizationStatus.
+AUTH_STATUS: Mapping[AuthStatus, str] = {
+    AuthStatus.ACCEPTED: "Accepted",
+    AuthStatus.BLOCKED: "Blocked",
+    AuthStatus.EXPIRED: "Expired",
+    AuthStatus.INVALID: "Invalid",
+    AuthStatus.CONCURRENT_TX: "ConcurrentTx",
+    AuthStatus.UNKNOWN: "Invalid",
+}
+
+
+def token(id_tag: str) -> AuthToken:
+    """1.6 idTags carry no type; almost all are RFID card UIDs."""
+    return AuthToken(value=id_tag, kind=TokenKind.RFID)
+
+
+def to_id_tag_info(decision: AuthDecision) -> dict[str, Any]:
+    info: dict[str, Any] = {"status": AUTH_STATUS[decision.status]}
+    if decision.expires_at is not None:
+        info["expiryDate"] = ocpp_datetime(decision.expires_at)
+    if decision.group_id is not None:
+        info["parentIdTag"] = decision.group_id[:20]
+    return info
+
+
+def from_start_transaction(
+    charger_id: ChargerId, payload: Mapping[str, Any], *, at: datetime
+) -> TransactionStarted:
+    """``tx_id`` is left empty: the gateway issues it (RELIABILITY.md §2.4).
+
+    The start key is the message's whole content, so the same StartTransaction resent
+    (under the same or a new message id) is recognised and gets the same transactionId.
+    """
+    started_at, problem = parse_timestamp(payload["timestamp"], received_at=at)
+    connector_id = int(payload["connectorId"])
+    key = "|".join(
+        (str(connector_id), payload["idTag"], str(payload["meterStart"]), str(payload["timestamp"]))
+    )
+    return TransactionStarted(
+        charger_id=charger_id,
+        at=at,
+        tx_id="",
+        connector=ConnectorRef(evse=None, connector=connector_id),
+        token=token(payload["idTag"]),
+        started_at=started_at,
+        meter_start_wh=Decimal(int(payload["meterStart"])),
+        start_key=key,
+        reservation_id=payload.get("reservationId"),
+        problems=() if problem is None else (problem,),
+        clock_suspect=problem is not None and started_at == at,
+    )
+
+
+def to_start_transaction_reply(transaction_id: int, decision: AuthDecision) -> dict[str, Any]:
+    return {"transactionId": transaction_id, "idTagInfo": to_id_tag_info(decision)}
+
+
+def from_stop_transaction(
+    charger_id: ChargerId, payload: Mapping[str, Any], *, at: datetime
+) -> TransactionStopped:
+    stopped_at, problem = parse_timestamp(payload["timestamp"], received_at=at)
+    parsed = from_v16_meter_values(
+        payload.get("transactionData") or (), received_at=at, field="transactionData"
+    )
+    id_tag = payload.get("idTag")
+    problems = parsed.problems if problem is None else (problem, *parsed.problems)
+    return TransactionStopped(
+        charger_id=charger_id,
+        at=at,
+        tx_id=str(payload["transactionId"]),
+        stopped_at=stopped_at,
+        meter_stop_wh=Decimal(int(payload["meterStop"])),
+        reason=payload.get("reason") or "Local",
+        token=None if id_tag is None else token(id_tag),
+        samples=parsed.samples,
+        problems=problems,
+        clock_suspect=problem is not None and stopped_at == at,
+    )
+
+
+def from_meter_values(
+    charger_id: ChargerId, payload: Mapping[str, Any], *, at: datetime
+) -> TransactionUpdated | MeterValuesReported:
+    parsed = from_v16_meter_values(payload.get("meterValue") or (), received_at=at)
+    connector_id = int(payload["connectorId"])
+    connector = None if connector_id == 0 else ConnectorRef(evse=None, connector=connector_id)
+    tx_id = payload.get("transactionId")
+    if tx_id is None:
+        return MeterValuesReported(
+            charger_id=charger_id,
+            at=at,
+            connector=connector,
+            samples=parsed.samples,
+            problems=parsed.problems,
+        )
+    return TransactionUpdated(
+        charger_id=charger_id,
+        at=at,
+        tx_id=str(tx_id),
+        connector=connector,
+        samples=parsed.samples,
+        problems=parsed.problems,
     )

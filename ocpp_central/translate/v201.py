@@ -6,11 +6,22 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from gateway.domain.authorization import AuthDecision, AuthStatus
 from gateway.domain.events import ChargerBooted, ConnectorStatusReported
 from gateway.domain.ids import ChargerId
 from gateway.domain.status import ConnectorStatus
 from gateway.domain.topology import ConnectorRef
+from gateway.domain.transactions import (
+    AuthToken,
+    MeterValuesReported,
+    TokenKind,
+    TransactionEvent,
+    TransactionStarted,
+    TransactionStopped,
+    TransactionUpdated,
+)
 from ocpp_central.translate.common import ocpp_datetime, optional_datetime
+from ocpp_central.translate.meter import from_v201_meter_values, parse_timestamp
 
 #: OCPP 2.0.1 ConnectorStatusEnumType -> the gateway's connector status (DESIGN.md §3).
 STATUS: Mapping[str, ConnectorStatus] = {
@@ -58,4 +69,102 @@ def from_status_notification(
         else ConnectorRef(evse=evse_id, connector=int(payload["connectorId"])),
         status=STATUS[payload["connectorStatus"]],
         reported_at=optional_datetime(payload.get("timestamp")),
+    )
+
+
+#: OCPP 2.0.1 IdTokenEnumType -> the gateway's token kind.
+TOKEN_KIND: Mapping[str, TokenKind] = {
+    "ISO14443": TokenKind.RFID,
+    "ISO15693": TokenKind.RFID,
+    "Central": TokenKind.CENTRAL,
+    "eMAID": TokenKind.CONTRACT,
+    "KeyCode": TokenKind.KEY_CODE,
+    "Local": TokenKind.LOCAL,
+    "MacAddress": TokenKind.MAC_ADDRESS,
+    "NoAuthorization": TokenKind.NO_AUTHORIZATION,
+}
+
+#: The gateway's authorisation outcome -> OCPP 2.0.1 AuthorizationStatusEnumType.
+AUTH_STATUS: Mapping[AuthStatus, str] = {
+    AuthStatus.ACCEPTED: "Accepted",
+    AuthStatus.BLOCKED: "Blocked",
+    AuthStatus.EXPIRED: "Expired",
+    AuthStatus.INVALID: "Invalid",
+    AuthStatus.CONCURRENT_TX: "ConcurrentTx",
+    AuthStatus.UNKNOWN: "Unknown",
+}
+
+
+def token(id_token: Mapping[str, Any] | None) -> AuthToken | None:
+    if id_token is None:
+        return None
+    return AuthToken(
+        value=id_token["idToken"], kind=TOKEN_KIND.get(id_token["type"], TokenKind.OTHER)
+    )
+
+
+def to_id_token_info(decision: AuthDecision) -> dict[str, Any]:
+    info: dict[str, Any] = {"status": AUTH_STATUS[decision.status]}
+    if decision.expires_at is not None:
+        info["cacheExpiryDateTime"] = ocpp_datetime(decision.expires_at)
+    if decision.group_id is not None:
+        info["groupIdToken"] = {"idToken": decision.group_id[:36], "type": "Central"}
+    return info
+
+
+def _connector(evse: Mapping[str, Any] | None) -> ConnectorRef | None:
+    """An EVSE without a connector id stands for the EVSE as a whole (connector 0)."""
+    if evse is None:
+        return None
+    return ConnectorRef(evse=int(evse["id"]), connector=int(evse.get("connectorId", 0)))
+
+
+def from_transaction_event(
+    charger_id: ChargerId, payload: Mapping[str, Any], *, at: datetime
+) -> TransactionEvent:
+    """TransactionEvent Started / Updated / Ended, keyed by (charger, transactionId, seqNo)."""
+    info = payload["transactionInfo"]
+    when, problem = parse_timestamp(payload["timestamp"], received_at=at)
+    parsed = from_v201_meter_values(payload.get("meterValue") or (), received_at=at)
+    problems = parsed.problems if problem is None else (problem, *parsed.problems)
+    suspect = problem is not None and when == at
+    common: dict[str, Any] = {
+        "charger_id": charger_id,
+        "at": at,
+        "tx_id": str(info["transactionId"]),
+        "connector": _connector(payload.get("evse")),
+        "token": token(payload.get("idToken")),
+        "seq_no": int(payload["seqNo"]),
+        "samples": parsed.samples,
+        "problems": problems,
+    }
+    match payload["eventType"]:
+        case "Started":
+            return TransactionStarted(
+                **common,
+                started_at=when,
+                remote_start_id=info.get("remoteStartId"),
+                reservation_id=payload.get("reservationId"),
+                clock_suspect=suspect,
+            )
+        case "Ended":
+            return TransactionStopped(
+                **common, stopped_at=when, reason=info.get("stoppedReason"), clock_suspect=suspect
+            )
+        case _:
+            return TransactionUpdated(**common)
+
+
+def from_meter_values(
+    charger_id: ChargerId, payload: Mapping[str, Any], *, at: datetime
+) -> MeterValuesReported:
+    """2.0.1 MeterValues carry no transaction: transaction data comes in TransactionEvent."""
+    parsed = from_v201_meter_values(payload.get("meterValue") or (), received_at=at)
+    evse_id = int(payload["evseId"])
+    return MeterValuesReported(
+        charger_id=charger_id,
+        at=at,
+        connector=None if evse_id == 0 else ConnectorRef(evse=evse_id, connector=0),
+        samples=parsed.samples,
+        problems=parsed.problems,
     )

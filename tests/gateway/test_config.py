@@ -37,7 +37,7 @@ def _to_toml(raw: dict[str, Any]) -> str:
         emit(prefix, obj)
 
     def emit(prefix: str, obj: dict[str, Any]) -> None:
-        nested = []
+        nested: list[tuple[str, Any, bool]] = []
         for k, v in obj.items():
             if isinstance(v, dict):
                 nested.append((k, v, False))

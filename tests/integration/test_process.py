@@ -102,10 +102,10 @@ def test_the_process_serves_and_stops_cleanly_on_sigterm(tmp_path: Path):
     )
     try:
         deadline = time.monotonic() + 30
-        while True:
+        r: httpx.Response | None = None
+        while r is None:
             try:
                 r = httpx.get(f"http://127.0.0.1:{http_port}/healthz", timeout=1)
-                break
             except httpx.TransportError:
                 assert proc.poll() is None, proc.communicate()
                 assert time.monotonic() < deadline, "gateway did not start"

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import httpx
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
+from websockets.typing import Subprotocol
 
 from tests.integration.conftest import Running
 
@@ -22,10 +24,11 @@ class RawCharger:
         self.ws = ws
         self.n = 0
 
-    async def call(self, action: str, payload: dict) -> list:
+    async def call(self, action: str, payload: dict[str, Any]) -> list[Any]:
         self.n += 1
         await self.ws.send(json.dumps([2, f"m{self.n}", action, payload]))
-        return json.loads(await asyncio.wait_for(self.ws.recv(), 5))
+        reply: list[Any] = json.loads(await asyncio.wait_for(self.ws.recv(), 5))
+        return reply
 
 
 async def evse_statuses(http: httpx.AsyncClient) -> dict[str, tuple[str, str]]:
@@ -46,7 +49,7 @@ async def test_status_notifications_become_ocpi_evse_statuses(running: Running, 
         "DC-0001-1": "UNKNOWN",
     }
 
-    async with connect(running.ws_url("AC-0001"), subprotocols=["ocpp1.6"]) as ws:
+    async with connect(running.ws_url("AC-0001"), subprotocols=[Subprotocol("ocpp1.6")]) as ws:
         assert ws.subprotocol == "ocpp1.6"
         cp = RawCharger(ws)
         boot = await cp.call(
@@ -90,7 +93,7 @@ async def test_status_notifications_become_ocpi_evse_statuses(running: Running, 
 
 async def test_a_disconnected_charger_goes_unknown_after_the_grace_period(running: Running, http):
     """A blip keeps the last status; past ocpp.offline_grace_s the EVSEs show UNKNOWN."""
-    async with connect(running.ws_url("AC-0001"), subprotocols=["ocpp1.6"]) as ws:
+    async with connect(running.ws_url("AC-0001"), subprotocols=[Subprotocol("ocpp1.6")]) as ws:
         cp = RawCharger(ws)
         await cp.call(
             "StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Available"}
@@ -111,7 +114,7 @@ async def test_a_disconnected_charger_goes_unknown_after_the_grace_period(runnin
 
 async def test_the_2_0_1_charger_reports_per_evse_and_connector(running: Running, http):
     """A 2.0.1 StatusNotification (evseId, connectorId, Occupied) shows CHARGING."""
-    async with connect(running.ws_url("DC-0001"), subprotocols=["ocpp2.0.1"]) as ws:
+    async with connect(running.ws_url("DC-0001"), subprotocols=[Subprotocol("ocpp2.0.1")]) as ws:
         cp = RawCharger(ws)
         boot = await cp.call(
             "BootNotification",
@@ -136,7 +139,7 @@ async def test_the_2_0_1_charger_reports_per_evse_and_connector(running: Running
 async def test_unknown_or_malformed_identities_are_refused_with_404(running: Running, charger_id):
     """The handshake fails with HTTP 404 and nothing about the charger is stored."""
     with pytest.raises(InvalidStatus) as info:
-        async with connect(running.ws_url(charger_id), subprotocols=["ocpp1.6"]):
+        async with connect(running.ws_url(charger_id), subprotocols=[Subprotocol("ocpp1.6")]):
             pass
     assert info.value.response.status_code == 404
     assert charger_id not in running.gateway.store.load_chargers()
@@ -144,7 +147,7 @@ async def test_unknown_or_malformed_identities_are_refused_with_404(running: Run
 
 async def test_an_unsupported_subprotocol_completes_the_handshake_then_closes(running: Running):
     """OCPP-J: with no common subprotocol the server answers without one and closes."""
-    async with connect(running.ws_url("AC-0001"), subprotocols=["ocpp1.5"]) as ws:
+    async with connect(running.ws_url("AC-0001"), subprotocols=[Subprotocol("ocpp1.5")]) as ws:
         assert ws.subprotocol is None
         await asyncio.wait_for(ws.wait_closed(), 5)
     assert ws.close_code == 1002
@@ -152,7 +155,7 @@ async def test_an_unsupported_subprotocol_completes_the_handshake_then_closes(ru
 
 async def test_a_charger_offering_the_wrong_version_is_not_given_another(running: Running):
     """A charger configured for 2.0.1 that offers only ocpp1.6 gets no subprotocol."""
-    async with connect(running.ws_url("DC-0001"), subprotocols=["ocpp1.6"]) as ws:
+    async with connect(running.ws_url("DC-0001"), subprotocols=[Subprotocol("ocpp1.6")]) as ws:
         assert ws.subprotocol is None
 
 
