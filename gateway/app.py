@@ -22,6 +22,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from gateway import __version__
+from gateway.authorization import SiteAuthorizer
 from gateway.config import Settings
 from gateway.domain.ids import ChargerId
 from gateway.ports import Clock
@@ -66,7 +67,8 @@ class Gateway:
             offline_grace=timedelta(seconds=settings.ocpp.offline_grace_s),
             known_chargers=[ChargerId(c.id) for c in settings.chargers],
         )
-        self.ocpp = OcppServer(settings, sink=self.runtime, clock=clock)
+        self.authorizer = SiteAuthorizer(settings.authorization)
+        self.ocpp = OcppServer(settings, sink=self.runtime, authorizer=self.authorizer, clock=clock)
         self.scheduler = build_scheduler(
             self.runtime, offline_grace=timedelta(seconds=settings.ocpp.offline_grace_s)
         )

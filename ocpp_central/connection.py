@@ -24,11 +24,25 @@ from gateway.ports import CommitFailedError
 from ocpp_central.handlers import HANDLERS, ChargerSession
 from ocpp_central.translate import rpc
 from ocpp_central.translate.rpc import ErrorCode
-from ocpp_central.validation import Validators
+from ocpp_central.validation import Validators, Violation
 
 log = logging.getLogger(__name__)
 
 _REPLAY_MEMORY = 16  # recent answers kept to re-send when a charger repeats a message id
+
+#: Where meter data sits in each transaction message. One bad sampled value must not cost
+#: the whole message (RELIABILITY.md §2.7 #8): the meter translator drops it and records
+#: why, so schema violations inside these lists do not reject the CALL.
+_METER_LISTS = {
+    "MeterValues": "meterValue",
+    "StopTransaction": "transactionData",
+    "TransactionEvent": "meterValue",
+}
+_PLACEHOLDER_SAMPLE = {
+    rpc.OcppVersion.V16: {"timestamp": "2026-01-01T00:00:00Z", "sampledValue": [{"value": "0"}]},
+    rpc.OcppVersion.V201: {"timestamp": "2026-01-01T00:00:00Z", "sampledValue": [{"value": 0}]},
+    rpc.OcppVersion.V21: {"timestamp": "2026-01-01T00:00:00Z", "sampledValue": [{"value": 0}]},
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +140,7 @@ class ChargerConnection:
             return rpc.encode_error(
                 version, call.message_id, ErrorCode.NOT_SUPPORTED, f"{action} is not supported"
             )
-        violation = self._validators.check_request(action, call.payload)
+        violation = self._check(action, call.payload)
         if violation is not None:
             return rpc.encode_error(version, call.message_id, violation.code, violation.description)
         if self.session.blocks(action):
@@ -149,6 +163,15 @@ class ChargerConnection:
                 version, call.message_id, ErrorCode.INTERNAL_ERROR, "internal error"
             )
         return rpc.encode_result(call.message_id, result)
+
+    def _check(self, action: str, payload: dict[str, Any]) -> Violation | None:
+        violation = self._validators.check_request(action, payload)
+        meter_list = _METER_LISTS.get(action)
+        if violation is None or meter_list is None or violation.path[:1] != (meter_list,):
+            return violation
+        # The rest of the message must still be valid: check it with well-formed meter data.
+        stand_in = {**payload, meter_list: [_PLACEHOLDER_SAMPLE[self.version]]}
+        return self._validators.check_request(action, stand_in)
 
     async def call(self, action: str, payload: dict[str, Any], *, timeout_s: float) -> Reply:
         """Send a CALL and wait for its answer; one outstanding CALL per connection.

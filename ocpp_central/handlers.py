@@ -1,24 +1,37 @@
 """Adapter: one handler per inbound OCPP action: translate, submit, reply.
 
 Each handler receives the connection's ``ChargerSession`` and the validated payload and
-returns the CALLRESULT payload. Handlers never await an outbound CALL (RELIABILITY.md
-R-OCPP-ORD-1): whatever must be sent to the charger afterwards is scheduled as a task.
+returns the CALLRESULT payload. Transaction messages are answered only after
+``sink.submit`` returned, i.e. after the commit (DESIGN.md §2.1). Handlers never await
+an outbound CALL (RELIABILITY.md R-OCPP-ORD-1).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from gateway.config import ChargerSettings
+from gateway.domain.authorization import AuthDecision, AuthStatus
+from gateway.domain.events import ChargerReported
 from gateway.domain.ids import ChargerId
-from gateway.ports import Clock, EventSink
+from gateway.domain.topology import ConnectorRef
+from gateway.domain.transactions import AuthToken
+from gateway.ports import Authorizer, Clock, EventSink
 from ocpp_central.translate import v16, v201
 from ocpp_central.translate.rpc import OcppVersion
 
+log = logging.getLogger(__name__)
+
 BOOT_STATUS = {"accept": "Accepted", "pending": "Pending", "reject": "Rejected"}
+
+#: The longest an authorisation may take before the charger gets a cautious answer:
+#: chargers wait about 30 s for a CALLRESULT, and a slow partner must not cost a session.
+AUTHORIZE_BUDGET_S = 10.0
 
 
 @dataclass(slots=True, kw_only=True)
@@ -29,6 +42,7 @@ class ChargerSession:
     version: OcppVersion
     settings: ChargerSettings | None
     sink: EventSink
+    authorizer: Authorizer
     clock: Clock
     heartbeat_interval_s: int
     boot_status: str | None = None  # the last BootNotification answer on this connection
@@ -43,8 +57,50 @@ class ChargerSession:
         """While a BootNotification is Pending or Rejected, only another boot may pass."""
         return action != "BootNotification" and self.boot_status in ("Pending", "Rejected")
 
+    async def authorize(self, token: AuthToken, connector: ConnectorRef | None) -> AuthDecision:
+        evse = self.sink.evse_for(self.charger_id, connector)
+        try:
+            async with asyncio.timeout(AUTHORIZE_BUDGET_S):
+                return await self.authorizer.authorize(self.charger_id, token, evse)
+        except TimeoutError:
+            log.warning("authorisation timed out charger=%s", self.charger_id)
+            return AuthDecision(status=AuthStatus.INVALID, source="timeout")
+
+    async def note(self, kind: str, text: str, payload: Mapping[str, Any]) -> None:
+        await self.sink.submit(
+            ChargerReported(
+                charger_id=self.charger_id, at=self.clock(), kind=kind, text=text, detail=payload
+            )
+        )
+
 
 Handler = Callable[[ChargerSession, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+# --- both versions ------------------------------------------------------------------
+
+
+def _reported(kind: str, describe: Callable[[dict[str, Any]], str]) -> Handler:
+    """A message the operator should be able to read: store it, answer the empty result."""
+
+    async def handle(s: ChargerSession, payload: dict[str, Any]) -> dict[str, Any]:
+        await s.note(kind, describe(payload), payload)
+        return {}
+
+    return handle
+
+
+async def _data_transfer(s: ChargerSession, payload: dict[str, Any]) -> dict[str, Any]:
+    """No vendor extension is implemented; the data is kept and the vendor is unknown."""
+    await s.note(
+        "data_transfer",
+        f"vendor {payload.get('vendorId')!r} message {payload.get('messageId')!r}",
+        payload,
+    )
+    return {"status": "UnknownVendorId"}
+
+
+# --- OCPP 1.6 -----------------------------------------------------------------------
 
 
 async def _boot_v16(s: ChargerSession, payload: dict[str, Any]) -> dict[str, Any]:
@@ -66,6 +122,37 @@ async def _status_v16(s: ChargerSession, payload: dict[str, Any]) -> dict[str, A
     return {}
 
 
+async def _authorize_v16(s: ChargerSession, payload: dict[str, Any]) -> dict[str, Any]:
+    decision = await s.authorize(v16.token(payload["idTag"]), None)
+    return {"idTagInfo": v16.to_id_tag_info(decision)}
+
+
+async def _start_v16(s: ChargerSession, payload: dict[str, Any]) -> dict[str, Any]:
+    event = v16.from_start_transaction(s.charger_id, payload, at=s.clock())
+    assert event.token is not None  # noqa: S101 - StartTransaction always has an idTag
+    # OCPP 1.6 §4.8: the CSMS verifies the idTag again (the charger may have started offline).
+    decision = await s.authorize(event.token, event.connector)
+    tx = await s.sink.start_transaction(event)
+    return v16.to_start_transaction_reply(int(tx.tx_id), decision)
+
+
+async def _stop_v16(s: ChargerSession, payload: dict[str, Any]) -> dict[str, Any]:
+    event = v16.from_stop_transaction(s.charger_id, payload, at=s.clock())
+    await s.sink.submit(event)
+    if event.token is None:
+        return {}
+    decision = await s.authorize(event.token, event.connector)
+    return {"idTagInfo": v16.to_id_tag_info(decision)}
+
+
+async def _meter_values_v16(s: ChargerSession, payload: dict[str, Any]) -> dict[str, Any]:
+    await s.sink.submit(v16.from_meter_values(s.charger_id, payload, at=s.clock()))
+    return {}
+
+
+# --- OCPP 2.0.1 / 2.1 ---------------------------------------------------------------
+
+
 async def _boot_v201(s: ChargerSession, payload: dict[str, Any]) -> dict[str, Any]:
     now = s.clock()
     status = s.configured_boot
@@ -85,16 +172,62 @@ async def _status_v201(s: ChargerSession, payload: dict[str, Any]) -> dict[str, 
     return {}
 
 
+async def _authorize_v201(s: ChargerSession, payload: dict[str, Any]) -> dict[str, Any]:
+    token = v201.token(payload["idToken"])
+    assert token is not None  # noqa: S101 - idToken is required by the schema
+    decision = await s.authorize(token, None)
+    return {"idTokenInfo": v201.to_id_token_info(decision)}
+
+
+async def _transaction_event_v201(s: ChargerSession, payload: dict[str, Any]) -> dict[str, Any]:
+    event = v201.from_transaction_event(s.charger_id, payload, at=s.clock())
+    await s.sink.submit(event)
+    if event.token is None:
+        return {}
+    decision = await s.authorize(event.token, event.connector)
+    return {"idTokenInfo": v201.to_id_token_info(decision)}
+
+
+async def _meter_values_v201(s: ChargerSession, payload: dict[str, Any]) -> dict[str, Any]:
+    await s.sink.submit(v201.from_meter_values(s.charger_id, payload, at=s.clock()))
+    return {}
+
+
+def _status_text(key: str) -> Callable[[dict[str, Any]], str]:
+    return lambda p: str(p.get(key))
+
+
 V16: Mapping[str, Handler] = {
     "BootNotification": _boot_v16,
     "Heartbeat": _heartbeat_v16,
     "StatusNotification": _status_v16,
+    "Authorize": _authorize_v16,
+    "StartTransaction": _start_v16,
+    "StopTransaction": _stop_v16,
+    "MeterValues": _meter_values_v16,
+    "DataTransfer": _data_transfer,
+    "FirmwareStatusNotification": _reported("firmware_status", _status_text("status")),
+    "DiagnosticsStatusNotification": _reported("diagnostics_status", _status_text("status")),
+    "SecurityEventNotification": _reported("security_event", _status_text("type")),
+    "LogStatusNotification": _reported("log_status", _status_text("status")),
+    "SignedFirmwareStatusNotification": _reported("firmware_status", _status_text("status")),
 }
 
 V201: Mapping[str, Handler] = {
     "BootNotification": _boot_v201,
     "Heartbeat": _heartbeat_v201,
     "StatusNotification": _status_v201,
+    "Authorize": _authorize_v201,
+    "TransactionEvent": _transaction_event_v201,
+    "MeterValues": _meter_values_v201,
+    "DataTransfer": _data_transfer,
+    "FirmwareStatusNotification": _reported("firmware_status", _status_text("status")),
+    "LogStatusNotification": _reported("log_status", _status_text("status")),
+    "SecurityEventNotification": _reported("security_event", _status_text("type")),
+    "NotifyReport": _reported(
+        "notify_report", lambda p: f"report {p.get('requestId')} part {p.get('seqNo')}"
+    ),
+    "NotifyEvent": _reported("notify_event", lambda p: f"{len(p.get('eventData', ()))} events"),
 }
 
 HANDLERS: Mapping[OcppVersion, Mapping[str, Handler]] = {

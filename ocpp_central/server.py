@@ -13,9 +13,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import hashlib
 import http
 import logging
+import threading
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -29,9 +31,9 @@ from gateway.config import CHARGER_ID_RE, ChargerSettings, OcppVersion as Config
 from gateway.domain.events import ChargerConnected, ChargerDisconnected
 from gateway.domain.ids import ChargerId
 from gateway.passwords import verify_password
-from gateway.ports import Clock, CommitFailedError, EventSink
+from gateway.ports import Authorizer, Clock, CommitFailedError, EventSink
 from ocpp_central.connection import ChargerConnection
-from ocpp_central.handlers import BOOT_STATUS, ChargerSession
+from ocpp_central.handlers import BOOT_STATUS, HANDLERS, ChargerSession
 from ocpp_central.translate.rpc import OcppVersion
 from ocpp_central.validation import Validators
 
@@ -43,18 +45,52 @@ SUBPROTOCOL: dict[ConfigVersion, OcppVersion] = {
     ConfigVersion.V21: OcppVersion.V21,
 }
 
+#: Actions the gateway sends; their answers are validated too.
+OUTBOUND_ACTIONS = (
+    "RemoteStartTransaction",
+    "RemoteStopTransaction",
+    "RequestStartTransaction",
+    "RequestStopTransaction",
+    "UnlockConnector",
+    "ReserveNow",
+    "CancelReservation",
+    "SetChargingProfile",
+    "ClearChargingProfile",
+    "GetCompositeSchedule",
+    "ChangeAvailability",
+    "Reset",
+    "TriggerMessage",
+    "GetConfiguration",
+    "ChangeConfiguration",
+    "GetVariables",
+    "SetVariables",
+    "SendLocalList",
+    "GetLocalListVersion",
+)
+
 CLOSE_REPLACED = 4000  # application close code: a newer connection took over this identity
+
+
+@functools.cache
+def validators_for(version: OcppVersion) -> Validators:
+    """One set of compiled validators per version and process: schemas never change."""
+    return Validators(version)
 
 
 class OcppServer:
     """Accepts chargers, keeps one live connection per identity, feeds events to the sink."""
 
-    def __init__(self, settings: Settings, *, sink: EventSink, clock: Clock) -> None:
+    def __init__(
+        self, settings: Settings, *, sink: EventSink, authorizer: Authorizer, clock: Clock
+    ) -> None:
         self._settings = settings
         self._sink = sink
+        self._authorizer = authorizer
         self._clock = clock
         self._server: Server | None = None
-        self._validators = {v: Validators(v) for v in OcppVersion}
+        self._warming: asyncio.Task[None] | None = None
+        self._stop_warming = threading.Event()
+        self._validators = {v: validators_for(v) for v in OcppVersion}
         self.connections: dict[ChargerId, ChargerConnection] = {}
         self.unknown_seen: dict[ChargerId, str] = {}
         # Successful password checks, remembered by a digest of the presented secret, so that
@@ -62,6 +98,9 @@ class OcppServer:
         self._verified: dict[ChargerId, bytes] = {}
 
     async def start(self) -> None:
+        # Compiling a schema takes milliseconds: do it off the loop, in the background, so
+        # start-up stays fast and the first messages rarely compile on the loop.
+        self._warming = asyncio.create_task(asyncio.to_thread(self._warm), name="warm-schemas")
         cfg = self._settings.ocpp
         self._server = await serve(
             self._handle,
@@ -78,6 +117,13 @@ class OcppServer:
             server_header="charger-edge-gateway",
         )
 
+    def _warm(self) -> None:
+        for version, validators in self._validators.items():
+            for action in (*HANDLERS[version], *OUTBOUND_ACTIONS):
+                if self._stop_warming.is_set():
+                    return  # shutting down: the rest is not needed
+                validators.warm([action])
+
     @property
     def port(self) -> int:
         assert self._server is not None  # noqa: S101 - only asked after start()
@@ -91,6 +137,9 @@ class OcppServer:
         return self._server is not None and self._server.is_serving()
 
     async def close(self) -> None:
+        if self._warming is not None:
+            self._stop_warming.set()
+            await self._warming
         if self._server is None:
             return
         self._server.close(close_connections=True)
@@ -183,6 +232,7 @@ class OcppServer:
             version=version,
             settings=settings,
             sink=self._sink,
+            authorizer=self._authorizer,
             clock=self._clock,
             heartbeat_interval_s=self._settings.ocpp.heartbeat_interval_s,
             boot_status=None
