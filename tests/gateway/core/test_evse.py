@@ -244,3 +244,18 @@ def test_the_published_status_always_equals_the_projection(reports):
 
     for binding in BINDINGS:
         assert state.evses[binding.uid].status is project(state, binding)
+
+
+def test_an_evse_level_reference_is_served_by_the_evse_of_that_id():
+    """2.0.1 events may name an EVSE without a connector (connector 0)."""
+    dc = EvseBinding(
+        uid=EvseUid("DC"),
+        location_id=LocationId("L1"),
+        charger_id=CP,
+        connectors=(ConnectorRef(evse=1, connector=1),),
+    )
+    topo = Topology((ONE, dc))
+
+    assert topo.serving(CP, ConnectorRef(evse=1, connector=0)) == dc
+    assert topo.serving(CP, ConnectorRef(evse=2, connector=0)) is None
+    assert topo.serving(CP, ConnectorRef(evse=None, connector=1)) == ONE
