@@ -25,6 +25,8 @@ def wall_clock_breaks(
         times_of_day: the `start_time`/`end_time` values in use; midnight is always included
             because day-of-week and date restrictions change there.
     """
+    # Arithmetic between datetimes that share a tzinfo is wall-clock arithmetic: work in UTC.
+    lo, hi = lo.astimezone(UTC), hi.astimezone(UTC)
     found = set(_offset_changes(tz, lo, hi))
     first = lo.astimezone(tz).date() - timedelta(days=1)
     last = hi.astimezone(tz).date() + timedelta(days=1)

@@ -122,6 +122,11 @@ def _require_aware(value: datetime, what: str) -> None:
         raise ValueError(f"{what} must be timezone-aware")
 
 
+def _utc(value: datetime) -> datetime:
+    # Datetimes sharing a tzinfo compare by wall clock, which is wrong across a DST fold.
+    return value.astimezone(UTC)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UsageSample:
     """The meter register and the charger's state at one instant (see the module docstring)."""
@@ -146,7 +151,7 @@ class Reservation:
     def __post_init__(self) -> None:
         _require_aware(self.start, "Reservation.start")
         _require_aware(self.end, "Reservation.end")
-        if self.end < self.start:
+        if _utc(self.end) < _utc(self.start):
             raise ValueError("Reservation.end is before Reservation.start")
 
 
@@ -163,18 +168,18 @@ class SessionUsage:
     def __post_init__(self) -> None:
         _require_aware(self.start, "SessionUsage.start")
         _require_aware(self.end, "SessionUsage.end")
-        if self.end < self.start:
+        if _utc(self.end) < _utc(self.start):
             raise ValueError("SessionUsage.end is before SessionUsage.start")
-        if not self.samples or self.samples[0].at != self.start:
+        if not self.samples or _utc(self.samples[0].at) != _utc(self.start):
             raise ValueError("the first UsageSample must be at SessionUsage.start")
         for before, after in pairwise(self.samples):
-            if after.at <= before.at:
+            if _utc(after.at) <= _utc(before.at):
                 raise ValueError("UsageSample instants must strictly increase")
             if after.energy_wh < before.energy_wh:
                 raise ValueError("UsageSample.energy_wh must not decrease")
-        if self.samples[-1].at > self.end:
+        if _utc(self.samples[-1].at) > _utc(self.end):
             raise ValueError("a UsageSample lies after SessionUsage.end")
-        if self.reservation is not None and self.reservation.end > self.start:
+        if self.reservation is not None and _utc(self.reservation.end) > _utc(self.start):
             raise ValueError("the reservation must end at or before the session start")
 
 

@@ -2,7 +2,7 @@
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -74,7 +74,7 @@ def timeline(
 ) -> SessionUsage:
     """A session made of consecutive legs; one sample opens each leg and one closes the last."""
     samples = []
-    at, wh = start, Decimal(register_wh)
+    at, wh = start.astimezone(UTC), Decimal(register_wh)  # add real, not wall-clock, time
     for leg in legs:
         samples.append(
             UsageSample(
@@ -91,7 +91,8 @@ def timeline(
         samples.append(UsageSample(at=at, energy_wh=wh))
     reservation = None
     if reservation_minutes is not None:
-        reservation = Reservation(start=start - timedelta(minutes=reservation_minutes), end=start)
+        opened = start.astimezone(UTC) - timedelta(minutes=reservation_minutes)
+        reservation = Reservation(start=opened, end=start)
     return SessionUsage(
         start=start, end=at, time_zone=tz, samples=tuple(samples), reservation=reservation
     )
