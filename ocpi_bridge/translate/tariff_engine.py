@@ -33,7 +33,8 @@ How it is priced (OCPI 2.2.1 Tariffs module and CDR `step_size` rules):
       time dimension in use (TIME while charging, PARKING_TIME while parking) changes, and
       wherever charging turns into parking or back.
     * FLAT is charged once: the component that applies at the first instant at which any
-      FLAT component applies. The reservation has its own FLAT.
+      FLAT component applies. The reservation has its own FLAT. Reservation elements price
+      only FLAT and TIME (reservation time); their other components are ignored.
     * `step_size` is applied once to the total ENERGY billed under ENERGY components, and
       once to TIME and PARKING_TIME together: only to the total of the dimension of the last
       period billed under a time component. The rounding uses the step of the component of
@@ -224,7 +225,6 @@ def cost_session(tariff: TariffPlan, usage: SessionUsage) -> CostedSession:
     reservation_periods: list[_Period] = []
     if usage.reservation is not None:
         reservation_periods = _reservation_periods(
-            tariff,
             usage.reservation,
             usage.time_zone,
             _eligible(tariff, ReservationRestrictionType.RESERVATION),
@@ -252,7 +252,7 @@ def cost_expired_reservation(
     elements = _eligible(tariff, ReservationRestrictionType.RESERVATION_EXPIRES) + _eligible(
         tariff, ReservationRestrictionType.RESERVATION
     )
-    periods = _reservation_periods(tariff, reservation, time_zone, elements)
+    periods = _reservation_periods(reservation, time_zone, elements)
     return _assemble(tariff, periods, [], energy_wh=Fraction(0), session_seconds=Fraction(0))
 
 
@@ -425,7 +425,6 @@ def _session_periods(tariff: TariffPlan, usage: SessionUsage) -> list[_Period]:
 
 
 def _reservation_periods(
-    tariff: TariffPlan,
     reservation: Reservation,
     tz: tzinfo,
     elements: Sequence[tuple[int, TariffElement]],
