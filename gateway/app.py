@@ -32,6 +32,7 @@ from gateway.storage.sql import SqlStore
 from ocpi_bridge.api.app import create_app
 from ocpi_bridge.api.context import OcpiContext
 from ocpi_bridge.parties import StaticParties
+from ocpp_central.link import OcppLink
 from ocpp_central.server import OcppServer
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ class Gateway:
         )
         self.authorizer = SiteAuthorizer(settings.authorization)
         self.ocpp = OcppServer(settings, sink=self.runtime, authorizer=self.authorizer, clock=clock)
+        self.link = OcppLink(self.ocpp, default_timeout_s=settings.ocpp.call_timeout_s)
         self.scheduler = build_scheduler(
             self.runtime, offline_grace=timedelta(seconds=settings.ocpp.offline_grace_s)
         )

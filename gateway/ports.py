@@ -13,6 +13,7 @@ from typing import Protocol
 
 from gateway.core.effects import Effect
 from gateway.domain.authorization import AuthDecision
+from gateway.domain.commands import ChargerCommand, CommandOutcome
 from gateway.domain.events import ChargerEvent
 from gateway.domain.ids import ChargerId, EvseUid
 from gateway.domain.state import ChargerState, PublishedEvse
@@ -72,6 +73,18 @@ class Authorizer(Protocol):
     async def authorize(
         self, charger_id: ChargerId, token: AuthToken, evse_uid: EvseUid | None
     ) -> AuthDecision: ...
+
+
+class ChargerLink(Protocol):
+    """Sends commands to chargers (RELIABILITY.md R-OCPP-ORD-1/2: never from a handler)."""
+
+    def connected(self, charger_id: ChargerId) -> bool: ...
+
+    async def send(
+        self, charger_id: ChargerId, command: ChargerCommand, *, timeout_s: float | None = None
+    ) -> CommandOutcome:
+        """The charger's answer; OFFLINE, TIMEOUT or ERROR outcomes instead of exceptions."""
+        ...
 
 
 class EventSink(Protocol):

@@ -117,6 +117,9 @@ class OcppServer:
             server_header="charger-edge-gateway",
         )
 
+    def validators(self, version: OcppVersion) -> Validators:
+        return self._validators[version]
+
     def _warm(self) -> None:
         for version, validators in self._validators.items():
             for action in (*HANDLERS[version], *OUTBOUND_ACTIONS):

@@ -1,0 +1,1 @@
+"""Simulated chargers for the tests: real OCPP-J clients over real websockets."""
