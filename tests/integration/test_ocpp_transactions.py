@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from gateway.domain.ids import ChargerId
@@ -15,7 +17,7 @@ AC = ChargerId("AC-0001")
 DC = ChargerId("DC-0001")
 
 
-def mv(register_wh: int, when: str, *, power_w: int = 11000) -> dict:
+def mv(register_wh: int, when: str, *, power_w: int = 11000) -> dict[str, Any]:
     return {
         "timestamp": when,
         "sampledValue": [
@@ -172,7 +174,7 @@ async def test_one_bad_sample_never_drops_the_good_ones(running: Running):
 async def test_a_2_0_1_transaction_in_order_and_repeated(running: Running):
     """TransactionEvents keyed on seqNo: a repeated event is acknowledged and ignored."""
 
-    def event(kind: str, seq: int, wh: int, minute: int) -> dict:
+    def event(kind: str, seq: int, wh: int, minute: int) -> dict[str, Any]:
         return {
             "eventType": kind,
             "timestamp": f"2026-11-22T10:{minute:02d}:00Z",

@@ -53,20 +53,24 @@ class SimCharger:
         result = answer(payload) if callable(answer) else answer
         await self.ws.send(json.dumps([3, message_id, result]))
 
-    async def call(self, action: str, payload: dict[str, Any], *, timeout: float = 5) -> list[Any]:
+    async def call(
+        self, action: str, payload: dict[str, Any], *, timeout_s: float = 5
+    ) -> list[Any]:
         """Send a CALL; return the whole answer frame ([3, id, payload] or [4, id, ...])."""
         self._n += 1
         message_id = f"m{self._n}"
         return await self.send_raw(
-            json.dumps([2, message_id, action, payload]), message_id, timeout=timeout
+            json.dumps([2, message_id, action, payload]), message_id, timeout_s=timeout_s
         )
 
-    async def send_raw(self, text: str, expect_id: str | None, *, timeout: float = 5) -> list[Any]:
+    async def send_raw(
+        self, text: str, expect_id: str | None, *, timeout_s: float = 5
+    ) -> list[Any]:
         """Send any text; wait for the answer with ``expect_id`` (or the next frame)."""
         fut: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
         self._pending[expect_id or "-1"] = fut
         await self.ws.send(text)
-        return await asyncio.wait_for(fut, timeout)
+        return await asyncio.wait_for(fut, timeout_s)
 
     async def expect_silence(self, text: str, seconds: float = 0.3) -> None:
         """Send ``text`` and assert that nothing comes back."""
@@ -94,9 +98,9 @@ async def sim_charger(
             await sim.close()
 
 
-async def wait_until(predicate: Callable[[], bool], timeout: float = 5) -> None:
+async def wait_until(predicate: Callable[[], bool], timeout_s: float = 5) -> None:
     """Poll ``predicate`` until true (bounded)."""
-    for _ in range(int(timeout / 0.01)):
+    for _ in range(int(timeout_s / 0.01)):
         if predicate():
             return
         await asyncio.sleep(0.01)
