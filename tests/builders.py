@@ -26,12 +26,25 @@ def shipped_config() -> dict[str, Any]:
 
 
 def a_settings(**sections: Any) -> Settings:
-    """The shipped example site, with any top-level section replaced, on loopback ports 0."""
+    """The shipped example site, on loopback ports the OS picks.
+
+    A table given here overrides only the keys it names (``ocpp={"offline_grace_s": 5}``);
+    an array of tables (``chargers=[...]``) replaces the shipped one.
+    """
     raw = shipped_config()
-    raw["ocpp"] = {**raw["ocpp"], "host": "127.0.0.1", "port": 0}
-    raw["http"] = {**raw["http"], "host": "127.0.0.1", "port": 0}
     for key, value in sections.items():
-        raw[key] = copy.deepcopy(value)
+        if isinstance(value, dict) and isinstance(raw.get(key), dict):
+            raw[key] = {**raw[key], **copy.deepcopy(value)}  # tables: override keys
+        else:
+            raw[key] = copy.deepcopy(value)
+    for listener in ("ocpp", "http"):
+        # Only loopback in tests, on ports the OS picks, unless a test names its own.
+        given = sections.get(listener, {})
+        raw[listener] = {
+            **raw[listener],
+            "host": given.get("host", "127.0.0.1"),
+            "port": given.get("port", 0),
+        }
     return Settings.model_validate(raw)
 
 

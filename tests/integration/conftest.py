@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from gateway.app import Gateway
-from tests.builders import FakeClock, a_settings, shipped_config
+from tests.builders import FakeClock, a_settings
 
 PARTNER_TOKEN = "emsp-token-0123456789"
 
@@ -21,16 +21,14 @@ def auth(token: str = PARTNER_TOKEN) -> dict[str, str]:
 
 
 def site_settings(tmp_path: Path, **overrides: Any):
-    raw = shipped_config()
-    ocpp = {**raw["ocpp"], **overrides.pop("ocpp", {})}
     ocpi = {
-        **raw["ocpi"],
         "static_partners": [
             {"name": "eMSP", "country_code": "DE", "party_id": "EMS", "token": PARTNER_TOKEN}
         ],
+        **overrides.pop("ocpi", {}),
     }
-    storage = {**raw["storage"], "data_dir": str(tmp_path / "data")}
-    return a_settings(ocpp=ocpp, ocpi=ocpi, storage=storage, **overrides)
+    storage = {"data_dir": str(tmp_path / "data"), **overrides.pop("storage", {})}
+    return a_settings(ocpi=ocpi, storage=storage, **overrides)
 
 
 class Running:
