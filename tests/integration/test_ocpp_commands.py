@@ -303,7 +303,9 @@ async def test_refusals_and_callerrors_are_outcomes_not_exceptions(
         assert outcome.error_code == "NotImplemented"
 
 
-async def test_a_silent_charger_gives_a_timeout_and_a_late_answer_is_ignored(running: Running):
+async def test_quirk_14_a_silent_charger_gives_a_timeout_and_the_link_stays_usable(
+    running: Running,
+):
     """No answer within the timeout: TIMEOUT; the next command is unaffected."""
     async with sim_charger(running.ws_url("AC-0001")) as cp:
         cp.answers["Reset"] = "silent"

@@ -143,7 +143,7 @@ async def test_an_oversize_frame_closes_only_that_connection(running: Running):
         assert (await other.call("Heartbeat", {}))[0] == 3
 
 
-async def test_a_new_connection_replaces_the_old_one(running: Running):
+async def test_quirk_14_a_new_connection_replaces_the_old_one(running: Running):
     """RELIABILITY.md R-OCPP-CONN-1: the newest connection for an id wins, the old is closed."""
     async with sim_charger(running.ws_url("AC-0001")) as old:
         await old.call("Heartbeat", {})
@@ -226,3 +226,19 @@ async def test_many_chargers_reconnecting_at_once(tmp_path, clock):
         assert all(r[0] == 3 and r[2]["status"] == "Accepted" for r in replies)
     finally:
         await gateway.stop()
+
+
+async def test_quirk_09_invalid_json_from_a_charger_gets_a_callerror_and_the_link_survives(
+    running: Running,
+):
+    """AEFA's ``"transactionId":,`` and a broken escape in an idTag: answered, not fatal."""
+    async with sim_charger(running.ws_url("AC-0001")) as cp:
+        aefa = (
+            '[2,"q9a","StopTransaction",'
+            '{"transactionId":,"meterStop":10,"timestamp":"2026-11-22T10:00:00Z"}]'
+        )
+        assert (await cp.send_raw(aefa, "q9a"))[:3] == [4, "q9a", "FormationViolation"]
+        broken_escape = r'[2,"q9b","Authorize",{"idTag":"04\x41"}]'  # \x is not JSON
+        reply = await cp.send_raw(broken_escape, "q9b")
+        assert reply[:3] == [4, "q9b", "FormationViolation"]
+        await still_usable(cp)

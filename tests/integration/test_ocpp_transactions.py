@@ -74,7 +74,7 @@ async def test_a_full_1_6_transaction_is_stored_with_its_energy(running: Running
     assert len(stored.samples) == 2
 
 
-async def test_a_repeated_start_gets_the_same_transaction_id(running: Running):
+async def test_quirk_11_a_repeated_start_gets_the_same_transaction_id(running: Running):
     """Quirk #11: the same StartTransaction resent (new message id) is one transaction."""
     async with sim_charger(running.ws_url("AC-0001")) as cp:
         first = await cp.call("StartTransaction", START)
@@ -86,7 +86,7 @@ async def test_a_repeated_start_gets_the_same_transaction_id(running: Running):
     assert len(running.gateway.store.transactions(charger_id=AC)) == 2
 
 
-async def test_transaction_ids_survive_a_restart(tmp_path, clock):
+async def test_quirk_15_transaction_ids_survive_a_restart(tmp_path, clock):
     """The 1.6 transactionId comes from a database sequence, never restarting at 1."""
     from gateway.app import Gateway
     from tests.integration.conftest import site_settings
@@ -105,7 +105,9 @@ async def test_transaction_ids_survive_a_restart(tmp_path, clock):
     assert ids[1] > ids[0]
 
 
-async def test_the_first_stop_wins_and_a_repeat_is_acknowledged(running: Running):
+async def test_quirk_15_an_ended_transaction_never_changes_and_a_repeat_stop_is_acknowledged(
+    running: Running,
+):
     """A second StopTransaction is acknowledged (never a CALLERROR) and changes nothing."""
     async with sim_charger(running.ws_url("AC-0001")) as cp:
         tx_id = (await cp.call("StartTransaction", START))[2]["transactionId"]
@@ -123,7 +125,9 @@ async def test_the_first_stop_wins_and_a_repeat_is_acknowledged(running: Running
     ) in running.gateway.store.parked_events()
 
 
-async def test_stops_for_unknown_transactions_are_acknowledged_and_parked(running: Running):
+async def test_quirk_10_stops_for_unknown_transactions_are_acknowledged_and_parked(
+    running: Running,
+):
     """Quirk #10: unknown id or -1 gets a CALLRESULT so the charger stops retrying."""
     async with sim_charger(running.ws_url("AC-0001")) as cp:
         for tx_id in (424242, -1):
@@ -152,7 +156,7 @@ async def test_offline_queued_messages_with_old_timestamps_are_processed(running
     assert tx.energy_wh == 1_000
 
 
-async def test_one_bad_sample_never_drops_the_good_ones(running: Running):
+async def test_quirk_08_one_bad_sample_never_drops_the_good_ones_over_the_wire(running: Running):
     """Quirk #8: a sampled value with a wrong unit is dropped and noted; the rest is stored."""
     async with sim_charger(running.ws_url("AC-0001")) as cp:
         tx_id = (await cp.call("StartTransaction", START))[2]["transactionId"]
