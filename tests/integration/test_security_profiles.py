@@ -322,9 +322,13 @@ def no_secrets_logged(caplog: pytest.LogCaptureFixture) -> None:
 
 
 async def test_profile_1_with_the_right_password_connects(plain: Gateway):
-    """Basic credentials whose username is the charger id and whose password matches get in."""
+    """Basic credentials whose username is the charger id and whose password matches get in.
+
+    A reconnect with the same credentials gets in again (from the remembered check).
+    """
     await connects(plain, "AC-0001", additional_headers=basic("AC-0001", AC_PASSWORD))
     await connects(plain, "DC-0001", additional_headers=basic("DC-0001", DC_PASSWORD))
+    await connects(plain, "AC-0001", additional_headers=basic("AC-0001", AC_PASSWORD))
 
 
 @pytest.mark.parametrize(
@@ -496,6 +500,24 @@ async def test_a_tls_1_3_minimum_refuses_tls_1_2(
             ssl=client_tls(pki),
             additional_headers=basic("AC-0001", AC_PASSWORD),
         )
+
+
+async def test_tls_1_2_offers_the_ocpp_suites_and_no_cbc(
+    secure: Gateway, pki: Pki, caplog: pytest.LogCaptureFixture
+):
+    """A TLS 1.2 charger with only RSA-AES128-GCM (A00.FR.317) connects; CBC-only is refused."""
+    cbc = client_tls(pki)
+    cbc.maximum_version = ssl.TLSVersion.TLSv1_2
+    cbc.set_ciphers("AES128-SHA")
+    await refused_before_http(
+        secure, "AC-0001", ssl=cbc, additional_headers=basic("AC-0001", AC_PASSWORD)
+    )
+    await security_event(caplog, "TLS handshake refused", "no shared cipher")
+
+    gcm = client_tls(pki)
+    gcm.maximum_version = ssl.TLSVersion.TLSv1_2
+    gcm.set_ciphers("AES128-GCM-SHA256")
+    await connects(secure, "AC-0001", ssl=gcm, additional_headers=basic("AC-0001", AC_PASSWORD))
 
 
 # --- profile 3: mutual TLS ----------------------------------------------------------------
