@@ -134,6 +134,12 @@ class OcppSettings(_Frozen):
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
     tls_ca_file: Path | None = None
+    tls_min_version: Literal["1.2", "1.3"] = "1.2"
+
+    @property
+    def tls(self) -> bool:
+        """True when the listener serves ``wss://`` (profiles 2 and 3) rather than ``ws://``."""
+        return self.tls_cert_file is not None
 
 
 class HttpSettings(_Frozen):
@@ -548,19 +554,39 @@ def _cross_reference_problems(s: Settings) -> Iterable[tuple[str, str]]:
 
 
 def _listener_problems(s: Settings) -> Iterable[tuple[str, str]]:
-    weak = [c for c in s.chargers if c.security_profile <= 1]
-    if weak and not s.ocpp.trusted_network and not _is_loopback(s.ocpp.host):
+    """One listener, one kind of channel: plain ws for profiles 0-1, TLS for profiles 2-3.
+
+    The security whitepaper allows one profile at a time per port (A00.FR.001/002/006): a
+    charger configured for a plain profile can never reach a TLS listener, and the
+    reverse, so such a configuration is refused at start rather than at the first connect.
+    """
+    cfg = s.ocpp
+    if (cfg.tls_cert_file is None) != (cfg.tls_key_file is None):
+        yield "ocpp.tls_key_file", "tls_cert_file and tls_key_file must be set together"
+    if cfg.tls_ca_file is not None and not cfg.tls:
+        yield "ocpp.tls_ca_file", "client certificates need TLS: set tls_cert_file and tls_key_file"
+    weak = [(i, c) for i, c in enumerate(s.chargers) if c.security_profile <= 1]
+    if weak and cfg.tls:
+        i, charger = weak[0]
+        yield (
+            f"chargers[{i}].security_profile",
+            f"charger {charger.id!r} uses security profile {charger.security_profile} (plain ws) "
+            "but the OCPP listener serves TLS (ocpp.tls_cert_file is set); use profile 2 "
+            "(TLS + the same password) or 3, or remove the TLS files",
+        )
+    elif weak and not cfg.trusted_network and not _is_loopback(cfg.host):
+        _, charger = weak[0]
         yield (
             "ocpp.trusted_network",
-            f"charger {weak[0].id!r} uses security profile {weak[0].security_profile} "
-            f"(no TLS) on {s.ocpp.host!r}; set trusted_network = true only if this "
+            f"charger {charger.id!r} uses security profile {charger.security_profile} "
+            f"(no TLS) on {cfg.host!r}; set trusted_network = true only if this "
             "network is a LAN or VPN you control",
         )
     if any(c.security_profile >= 2 for c in s.chargers) and not (
-        s.ocpp.tls_cert_file and s.ocpp.tls_key_file
+        cfg.tls_cert_file and cfg.tls_key_file
     ):
         yield "ocpp.tls_cert_file", "security profiles 2 and 3 need tls_cert_file and tls_key_file"
-    if any(c.security_profile == 3 for c in s.chargers) and not s.ocpp.tls_ca_file:
+    if any(c.security_profile == 3 for c in s.chargers) and not cfg.tls_ca_file:
         yield "ocpp.tls_ca_file", "security profile 3 needs the CA that signs charger certificates"
 
 
@@ -632,7 +658,31 @@ def load_settings(path: Path | None = None) -> Settings:
             else:
                 problems.append((_key_path(tuple(err["loc"])) or "(top)", _describe(dict(err))))
         raise ConfigError(path, problems) from None
-    return _resolve_paths(settings, path.parent)
+    settings = _resolve_paths(settings, path.parent)
+    problems = list(_tls_file_problems(settings.ocpp))
+    if problems:
+        raise ConfigError(path, problems)
+    return settings
+
+
+def _tls_file_problems(cfg: OcppSettings) -> Iterable[tuple[str, str]]:
+    """Configured TLS files must be readable files now, not at the first charger's connect.
+
+    Their contents (PEM, matching key, a usable CA) are checked when the listener starts.
+    """
+    for name in ("tls_cert_file", "tls_key_file", "tls_ca_file"):
+        file: Path | None = getattr(cfg, name)
+        if file is None:
+            continue
+        try:
+            with file.open("rb") as f:
+                f.read(1)
+        except FileNotFoundError:
+            yield f"ocpp.{name}", f"file not found: {file}"
+        except IsADirectoryError:
+            yield f"ocpp.{name}", f"not a file: {file}"
+        except OSError as exc:
+            yield f"ocpp.{name}", f"cannot read {file}: {exc.strerror or exc}"
 
 
 def _resolve_paths(s: Settings, base: Path) -> Settings:

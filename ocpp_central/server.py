@@ -2,10 +2,13 @@
 
 The handshake decides everything before a connection is accepted (OCPP-J 1.6 §3,
 OCPP 2.0.1 Part 4 §3, the security whitepaper): the identity in the URL must be well
-formed and known (else HTTP 404, nothing stored), HTTP Basic credentials are checked
-before the upgrade (else 401), and the subprotocol is the charger's configured OCPP
+formed and known (else HTTP 404, nothing stored); the channel must be the charger's
+security profile's, and a profile 3 charger's client certificate must name it (else
+403, see ``ocpp_central.tls``); HTTP Basic credentials of profiles 1 and 2 are checked
+before the upgrade (else 401); and the subprotocol is the charger's configured OCPP
 version; with no common subprotocol the handshake completes without one and the
-connection is closed at once, as OCPP-J requires.
+connection is closed at once, as OCPP-J requires. Every refusal of a known charger is
+logged as a security event without the credentials presented.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import functools
 import hashlib
 import http
 import logging
+import ssl
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -34,6 +38,7 @@ from gateway.passwords import verify_password
 from gateway.ports import Authorizer, Clock, CommitFailedError, EventSink
 from ocpp_central.connection import ChargerConnection
 from ocpp_central.handlers import BOOT_STATUS, HANDLERS, ChargerSession
+from ocpp_central.tls import channel_refusal, security_log, server_context
 from ocpp_central.translate.rpc import OcppVersion
 from ocpp_central.validation import Validators
 
@@ -88,6 +93,7 @@ class OcppServer:
         self._authorizer = authorizer
         self._clock = clock
         self._server: Server | None = None
+        self._tls: ssl.SSLContext | None = None
         self._warming: asyncio.Task[None] | None = None
         self._stop_warming = threading.Event()
         self._validators = {v: validators_for(v) for v in OcppVersion}
@@ -98,10 +104,12 @@ class OcppServer:
         self._verified: dict[ChargerId, bytes] = {}
 
     async def start(self) -> None:
+        """Listen; raises ``TlsSetupError`` at once when a TLS file cannot be used."""
+        cfg = self._settings.ocpp
+        self._tls = await asyncio.to_thread(server_context, cfg)
         # Compiling a schema takes milliseconds: do it off the loop, in the background, so
         # start-up stays fast and the first messages rarely compile on the loop.
         self._warming = asyncio.create_task(asyncio.to_thread(self._warm), name="warm-schemas")
-        cfg = self._settings.ocpp
         self._server = await serve(
             self._handle,
             cfg.host,
@@ -115,6 +123,7 @@ class OcppServer:
             max_queue=16,
             compression=None,
             server_header="charger-edge-gateway",
+            ssl=self._tls,
         )
 
     def validators(self, version: OcppVersion) -> Validators:
@@ -134,6 +143,11 @@ class OcppServer:
         port = sock.getsockname()[1]
         assert isinstance(port, int)  # noqa: S101 - AF_INET/AF_INET6 names carry an int port
         return port
+
+    @property
+    def scheme(self) -> str:
+        """``wss`` when the listener serves TLS (profiles 2 and 3), else ``ws``."""
+        return "ws" if self._tls is None else "wss"
 
     @property
     def listening(self) -> bool:
@@ -174,40 +188,72 @@ class OcppServer:
                 return conn.respond(http.HTTPStatus.NOT_FOUND, "Unknown charge point identity\n")
             self.unknown_seen[charger_id] = "seen"
             log.warning("accepting unknown charger for commissioning id=%s", charger_id)
-        elif settings.security_profile in (1, 2) and not await self._basic_auth_ok(
-            charger_id, settings, request.headers
-        ):
-            log.warning("refused charger id=%s: bad or missing credentials", charger_id)
-            response = conn.respond(http.HTTPStatus.UNAUTHORIZED, "Unauthorized\n")
-            response.headers["WWW-Authenticate"] = 'Basic realm="OCPP", charset="UTF-8"'
-            return response
+        else:
+            refused = await self._refusal(conn, charger_id, settings, request.headers)
+            if refused is not None:
+                return refused
         conn.charger_id = charger_id  # type: ignore[attr-defined]
         conn.charger_settings = settings  # type: ignore[attr-defined]
         return None
 
-    async def _basic_auth_ok(
+    async def _refusal(
+        self,
+        conn: ServerConnection,
+        charger_id: ChargerId,
+        settings: ChargerSettings,
+        headers: Headers,
+    ) -> Response | None:
+        """The answer that refuses a known charger, or ``None`` to let it in."""
+        transport = conn.transport
+        profile = settings.security_profile
+        reason = channel_refusal(
+            charger_id,
+            profile,
+            tls=transport.get_extra_info("ssl_object") is not None,
+            peer_cert=transport.get_extra_info("peercert"),
+        )
+        if reason is not None:
+            _security_event(conn, charger_id, profile, reason)
+            return conn.respond(http.HTTPStatus.FORBIDDEN, "Forbidden\n")
+        if profile in (1, 2):
+            reason = await self._basic_auth_refusal(charger_id, settings, headers)
+            if reason is not None:
+                _security_event(conn, charger_id, profile, reason)
+                response = conn.respond(http.HTTPStatus.UNAUTHORIZED, "Unauthorized\n")
+                response.headers["WWW-Authenticate"] = 'Basic realm="OCPP", charset="UTF-8"'
+                return response
+        return None
+
+    async def _basic_auth_refusal(
         self, charger_id: ChargerId, settings: ChargerSettings, headers: Headers
-    ) -> bool:
+    ) -> str | None:
+        """Why the Basic credentials fail (never quoting them), or ``None`` when they pass."""
         header = headers.get("Authorization", "")
+        if not header:
+            return "no Authorization header"
         scheme, _, encoded = header.partition(" ")
         if scheme.lower() != "basic" or not encoded:
-            return False
+            return "Authorization is not Basic"
         try:
             decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
-            return False
+            return "malformed Basic credentials"
         username, sep, password = decoded.partition(":")
-        if not sep or username != charger_id or settings.password_hash is None:
-            return False
+        if not sep:
+            return "malformed Basic credentials"
+        if username != charger_id:
+            return "Basic username is not the charger id"  # A00.FR.204
+        if settings.password_hash is None:
+            return "no password configured"
         digest = hashlib.sha256(
             f"{settings.password_hash}\0{password}".encode(), usedforsecurity=True
         ).digest()
         if self._verified.get(charger_id) == digest:
-            return True
-        ok = await asyncio.to_thread(verify_password, password, settings.password_hash)
-        if ok:
-            self._verified[charger_id] = digest
-        return ok
+            return None
+        if not await asyncio.to_thread(verify_password, password, settings.password_hash):
+            return "wrong password"
+        self._verified[charger_id] = digest
+        return None
 
     def _select_subprotocol(
         self, conn: ServerConnection, offered: Sequence[Subprotocol]
@@ -256,7 +302,12 @@ class OcppServer:
             except CommitFailedError:
                 await ws.close(1011, "storage unavailable")
                 return
-            log.info("charger connected id=%s protocol=%s", charger_id, version.value)
+            log.info(
+                "charger connected id=%s protocol=%s channel=%s",
+                charger_id,
+                version.value,
+                _channel(ws),
+            )
             await connection.run()
         finally:
             if self.connections.get(charger_id) is connection:
@@ -265,6 +316,34 @@ class OcppServer:
                 await _quietly(
                     self._sink.submit(ChargerDisconnected(charger_id=charger_id, at=self._clock()))
                 )
+
+
+def _channel(conn: ServerConnection) -> str:
+    ssl_object: ssl.SSLObject | None = conn.transport.get_extra_info("ssl_object")
+    if ssl_object is None:
+        return "ws"
+    client = "client-certificate" if ssl_object.getpeercert() else "no-client-certificate"
+    return f"{ssl_object.version()}/{client}"
+
+
+def _security_event(
+    conn: ServerConnection, charger_id: ChargerId, profile: int, reason: str
+) -> None:
+    security_log.warning(
+        "security event: refused charger id=%s profile=%d peer=%s reason=%s",
+        charger_id,
+        profile,
+        _peer(conn),
+        reason,
+    )
+
+
+def _peer(conn: ServerConnection) -> str:
+    try:
+        host, port, *_ = conn.remote_address
+    except (TypeError, ValueError):
+        return "?"
+    return f"{host}:{port}"
 
 
 async def _quietly(awaitable: Any) -> None:
