@@ -253,3 +253,67 @@ def test_tariffs_from_the_configuration_are_valid_ocpi():
     assert tariff.elements[1].restrictions is not None
     assert tariff.elements[1].restrictions.min_duration == 3600
     assert AuthMethod.WHITELIST is TOKEN.auth_method
+
+
+def test_samples_outside_the_session_window_are_not_priced():
+    """A sample the charger dated before the start (clock skew) adds no period."""
+    tx = replace(ended(), samples=(register(500, -10), *ended().samples))
+    cdr = to_ocpi_cdr(tx, site=SITE, tariff=AC_TARIFF, token=TOKEN, issued_at=at(121))
+
+    assert cdr.charging_periods[0].start_date_time == at(0)
+
+
+def test_a_flat_only_period_is_not_a_2_2_1_dimension():
+    """OCPI 2.2.1 has no FLAT dimension: a period priced only by FLAT still has a dimension."""
+    site = replace(SITE, evse=DC_EVSE)
+    tx = replace(
+        ended(), samples=(), meter_stop_wh=Decimal(1000), energy_wh=Decimal(0), stopped_at=at(0)
+    )
+    cdr = to_ocpi_cdr(tx, site=site, tariff=DC_TARIFF, token=TOKEN, issued_at=at(1))
+
+    assert all(d.type.value != "FLAT" for p in cdr.charging_periods for d in p.dimensions)
+    assert cdr.total_cost.excl_vat == Decimal("0.5")
+
+
+def test_a_running_session_after_its_last_sample_counts_parking():
+    """Time after the last meter sample with no energy growth is parking so far."""
+    tx = a_transaction()  # last sample at 11:00, 5 kWh
+    session = to_ocpi_session(
+        tx, site=SITE, tariff=AC_TARIFF, token=TOKEN, now=at(90), last_updated=at(60)
+    )
+
+    assert session.total_cost is not None
+    # 5 kWh x 0.30 = 1.50; parked 11:00-11:30: 0.5 h x 2.00 = 1.00
+    assert session.total_cost.excl_vat == Decimal("2.5")
+
+
+def test_periods_priced_only_by_flat_are_left_out():
+    """A charging period whose only dimension is FLAT has nothing to say in 2.2.1."""
+    from ocpi_bridge.translate import tariff_engine as engine
+    from ocpi_bridge.translate.sessions import _periods
+
+    zero = engine.Money(excl_vat=Decimal(0), incl_vat=Decimal(0))
+    costed = engine.CostedSession(
+        currency="EUR",
+        charging_periods=(
+            engine.ChargingPeriodOut(
+                start=at(0),
+                dimensions=(
+                    engine.CdrDimension(type=engine.CdrDimensionType.FLAT, volume=Decimal(1)),
+                ),
+                tariff_id="T",
+            ),
+        ),
+        total_cost=zero,
+        total_fixed_cost=zero,
+        total_energy_cost=zero,
+        total_time_cost=zero,
+        total_parking_cost=zero,
+        total_reservation_cost=zero,
+        min_max_adjustment=zero,
+        total_energy_kwh=Decimal(0),
+        total_time_h=Decimal(0),
+        total_parking_time_h=Decimal(0),
+        total_reservation_time_h=Decimal(0),
+    )
+    assert _periods(costed) == []
