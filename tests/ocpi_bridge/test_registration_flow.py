@@ -327,6 +327,7 @@ def test_register_posts_our_credentials_with_token_a_and_reads_theirs():
         B64,
     )
     assert Credentials.model_validate(post.body).token == "token-for-them"
+    assert post.body is not None
     assert post.body["roles"][0] == {
         "role": "CPO",
         "business_details": {"name": "Example Charging", "website": "https://charging.example"},
@@ -416,6 +417,7 @@ def test_update_discovers_again_and_puts_our_new_credentials():
         ("GET", "their-token", RAW),
         ("PUT", "their-token", RAW),
     ]
+    assert calls[2].body is not None
     assert calls[2].body["token"] == "next-token"
     assert result.offer.token == "their-next-token"
 
