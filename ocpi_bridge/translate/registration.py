@@ -202,20 +202,20 @@ def discover(
         version: the version to use (a Receiver uses the version of the credentials
             endpoint that was called), or ``None`` for the best one in common.
         encodings: the token encodings to try, in order; the next is tried only when
-            the partner answers HTTP 401 (the spec's "trial and error").
+            the partner answers HTTP 401 (the spec's "trial and error"). When the
+            first one was accepted, the version's own encoding is preferred from the
+            details on: raw for 2.1.1, Base64 for 2.2.1.
         required: modules the partner must offer besides ``credentials``.
     """
-    versions_reply = HttpReply()
-    encoding = encodings[0]
-    for encoding in encodings:
-        versions_reply = yield HttpCall(
-            method="GET", url=versions_url, token=token, encoding=encoding
-        )
-        if versions_reply.status != 401:
-            break
+    versions_reply, encoding = yield from _get_trying(versions_url, token, encodings)
     versions = _data(versions_reply, Envelope[list[Version]], f"GET {versions_url}")
     chosen = _choose(versions, version)
-    details_reply = yield HttpCall(method="GET", url=chosen.url, token=token, encoding=encoding)
+    native = TokenEncoding.RAW if chosen.version == V211 else TokenEncoding.BASE64
+    if encoding is encodings[0] and native is not encoding and native in encodings:
+        order: Sequence[TokenEncoding] = (native, encoding)
+    else:
+        order = (encoding,)
+    details_reply, encoding = yield from _get_trying(chosen.url, token, order)
     endpoints = _endpoints(details_reply, chosen)
     offered = {ep.module: ep.url for ep in reversed(endpoints)}
     missing = [m for m in (*ALWAYS_REQUIRED, *required) if m not in offered]
@@ -230,6 +230,19 @@ def discover(
         endpoints=endpoints,
         credentials_url=offered["credentials"],
     )
+
+
+def _get_trying(
+    url: str, token: str, encodings: Sequence[TokenEncoding]
+) -> Flow[tuple[HttpReply, TokenEncoding]]:
+    """GET ``url`` with each encoding in turn until one is not answered with HTTP 401."""
+    reply = HttpReply()
+    encoding = encodings[0]
+    for encoding in encodings:
+        reply = yield HttpCall(method="GET", url=url, token=token, encoding=encoding)
+        if reply.status != 401:
+            break
+    return reply, encoding
 
 
 def register(

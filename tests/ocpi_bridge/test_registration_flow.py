@@ -109,7 +109,9 @@ def their_v211_credentials(token: str = "token-c-from-them") -> dict[str, Any]: 
     }
 
 
-def drive(flow: Generator[HttpCall, HttpReply, Any], *replies: HttpReply) -> tuple[Any, list[HttpCall]]:
+def drive(
+    flow: Generator[HttpCall, HttpReply, Any], *replies: HttpReply
+) -> tuple[Any, list[HttpCall]]:
     """Run a flow to its end with the given replies; return its result and the calls made."""
     calls: list[HttpCall] = []
     queue = list(replies)
@@ -507,3 +509,30 @@ def test_credentials_round_trip_through_an_offer(roles):
         ),
     )
     assert "t0k" not in repr(offer)
+
+
+def test_a_2_1_1_partner_that_accepts_both_encodings_gets_raw_tokens():
+    """Base64 worked on the first try, but 2.1.1 speaks raw tokens: raw from the details on."""
+    result, calls = drive(
+        register(VERSIONS, "token-a", ours=US, new_token="t"),
+        versions("2.1.1"),
+        details_211("credentials"),
+        ok(their_v211_credentials()),
+    )
+
+    assert [c.encoding for c in calls] == [B64, RAW, RAW]
+    assert result.link().encoding is RAW
+
+
+def test_a_2_1_1_partner_refusing_raw_tokens_keeps_base64():
+    """If the raw token is refused for the details, Base64 (which worked) is used again."""
+    result, calls = drive(
+        register(VERSIONS, "token-a", ours=US, new_token="t"),
+        versions("2.1.1"),
+        HttpReply(status=401),
+        details_211("credentials"),
+        ok(their_v211_credentials()),
+    )
+
+    assert [c.encoding for c in calls] == [B64, RAW, B64, B64]
+    assert result.link().encoding is B64
