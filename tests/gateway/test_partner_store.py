@@ -9,6 +9,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.pool import StaticPool
+from sqlmodel import SQLModel
 
 from gateway.domain.partners import (
     PartnerConflictError,
@@ -20,7 +23,7 @@ from gateway.domain.partners import (
     TokenEncoding,
 )
 from gateway.storage.keys import KeyFileError, SealError, TokenKeys
-from gateway.storage.partners import MemoryPartners, SqlPartners
+from gateway.storage.partners import TABLES, MemoryPartners, SqlPartners
 from gateway.storage.sql import SqlStore
 from gateway.storage.tables import SCHEMA_VERSION
 from tests.builders import T0
@@ -51,14 +54,15 @@ def keys() -> TokenKeys:
 
 
 @pytest.fixture(params=["sql", "memory"])
-def store(request, tmp_path, keys):
+def store(request, keys):
     if request.param == "memory":
         yield MemoryPartners(keys)
         return
-    sql = SqlStore(f"sqlite:///{tmp_path / 'gateway.db'}")
-    sql.open()
-    yield SqlPartners(sql.engine, keys)
-    sql.close()
+    # The statements are the file store's; an in-memory database just skips the fsyncs.
+    engine = create_engine("sqlite://", poolclass=StaticPool)
+    SQLModel.metadata.create_all(engine, tables=list(TABLES))
+    yield SqlPartners(engine, keys)
+    engine.dispose()
 
 
 Store = SqlPartners | MemoryPartners

@@ -684,3 +684,53 @@ partner_timeout_s = 5
 """
     )
     return path
+
+
+async def test_a_failed_rotation_keeps_the_current_tokens(cpo: Cpo, emsp: Emsp):
+    """Rotation from our side fails at the partner: both sides keep their working tokens."""
+    from ocpi_bridge.registrar import RegistrationError
+
+    invitation = await emsp.post("/_control/invite")
+    registrar = cpo.platform.registrar
+    await registrar.connect(invitation["versions_url"], invitation["token"], name="e")
+    ours = (await emsp.inspect())["cpo"]["token"]
+    theirs = cpo.partner("e").link.token
+    await emsp.control(versions="down")
+
+    with pytest.raises(RegistrationError, match="its current token still works"):
+        await registrar.rotate("e")
+
+    assert (await cpo.get("/ocpi/2.2.1/locations", b64(ours))).status_code == 200
+    assert cpo.partner("e").link.token == theirs
+
+
+async def test_remove_reports_a_partner_that_could_not_be_told(cpo: Cpo, emsp: Emsp):
+    """The partner refuses our DELETE: we say so, and forget it anyway."""
+    invitation = await emsp.post("/_control/invite")
+    registrar = cpo.platform.registrar
+    await registrar.connect(invitation["versions_url"], invitation["token"], name="e")
+    await emsp.post("/_control/reset")  # the eMSP forgot us: our DELETE gets 401
+
+    problem = await registrar.remove("e")
+
+    assert problem is not None
+    assert "HTTP 401" in problem
+    assert cpo.partner("e") is None
+
+
+async def test_a_partner_claiming_a_configured_party_is_unregistered_again(cpo: Cpo, emsp: Emsp):
+    """We registered with it, but its role belongs to a configured partner: we undo both sides."""
+    from ocpi_bridge.registrar import RegistrationError
+
+    await emsp.control(country_code="FR", party_id="STA")
+    invitation = await emsp.post("/_control/invite")
+
+    with pytest.raises(RegistrationError, match="EMSP FR/STA is already registered"):
+        await cpo.platform.registrar.connect(
+            invitation["versions_url"], invitation["token"], name="e"
+        )
+
+    assert cpo.partner("e") is None
+    state = await emsp.inspect()
+    assert state["cpo"] is None
+    assert [r["method"] for r in state["requests"]][-1] == "DELETE"
