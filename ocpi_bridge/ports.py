@@ -96,7 +96,7 @@ class PartnerStore(Protocol):
         An abandoned pending partner of the same name is replaced.
 
         Raises:
-            PartnerConflictError: the name is taken.
+            PartnerConflictError: the name is taken, or an open invitation carries it.
         """
         ...
 

@@ -277,7 +277,7 @@ class Registrar:
             )
         except (OcpiError, PartnerConflictError) as exc:
             # The partner registered us, but we cannot keep it: undo its side as well.
-            self._store.remove(name)
+            await asyncio.to_thread(self._store.remove, name)
             with contextlib.suppress(OcpiError):
                 await run(unregister(result.link()), self._client)
             raise RegistrationError(
@@ -288,7 +288,7 @@ class Registrar:
 
     async def rotate(self, name: str) -> PartnerRecord:
         """Give the partner a new token for us (PUT), and take its new token for it."""
-        record = self._registered_by_name(name)
+        record = await asyncio.to_thread(self._registered_by_name, name)
         assert record.link is not None  # noqa: S101 - registered partners have a link
         token = generate_token()
         token_id = await asyncio.to_thread(
@@ -312,7 +312,7 @@ class Registrar:
                 f"rotation with {name} failed: {_say(exc)}; its current token still works"
             ) from None
         log.info("rotated tokens with partner %s", name)
-        updated = self._store.partner(name)
+        updated = await asyncio.to_thread(self._store.partner, name)
         assert updated is not None  # noqa: S101 - just updated
         return updated
 
@@ -321,14 +321,14 @@ class Registrar:
 
         Returns why the partner could not be told, if it could not; it is removed anyway.
         """
-        record = self._store.partner(name)
+        record = await asyncio.to_thread(self._store.partner, name)
         problem = None
         if notify and record is not None and record.link is not None:
             try:
                 await run(unregister(record.link), self._client)
             except OcpiError as exc:
                 problem = _say(exc)
-        if not self._store.remove(name):
+        if not await asyncio.to_thread(self._store.remove, name):
             raise RegistrationError(f"no partner or invitation called {name!r}")
         log.info("partner %s removed", name)
         return problem

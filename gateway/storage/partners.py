@@ -224,6 +224,11 @@ class SqlPartners:
         self, name: str, token: str, *, now: datetime, stale_before: datetime
     ) -> PartnerRecord:
         with self._engine.begin() as conn:
+            invited = select(INVITATION.c.id).where(
+                INVITATION.c.name == name, INVITATION.c.used_at.is_(None)
+            )
+            if conn.execute(invited).first() is not None:
+                raise PartnerConflictError(f"an invitation for {name!r} is open")
             existing = conn.execute(select(PARTNER.c.id).where(PARTNER.c.name == name)).first()
             if existing is not None:
                 before = self._load(conn, existing.id)
@@ -561,6 +566,8 @@ class MemoryPartners:
     def begin_connection(
         self, name: str, token: str, *, now: datetime, stale_before: datetime
     ) -> PartnerRecord:
+        if any(inv.name == name and used is None for inv, _, used in self._invitations.values()):
+            raise PartnerConflictError(f"an invitation for {name!r} is open")
         existing = self.partner(name)
         if existing is not None:
             if not _abandoned(existing, stale_before):

@@ -387,3 +387,12 @@ def test_digests_are_keyed(keys):
     assert keys.matches("t", keys.digest("t"))
     assert not keys.matches("u", keys.digest("t"))
     assert keys.prefix("abcdefghijkl") == "abcdefgh"
+
+
+def test_a_connection_cannot_take_the_name_of_an_open_invitation(store):
+    """Invitations and partners share one name space, both ways round."""
+    store.invite("emsp", "token-a-1234567", now=T0, expires_at=LATER)
+
+    with pytest.raises(PartnerConflictError, match="invitation"):
+        store.begin_connection("emsp", "token-p-1234567", now=T0, stale_before=STALE)
+    assert match(store, "token-a-1234567") is not None
