@@ -37,7 +37,8 @@ from gateway.domain.partners import (
 from gateway.ports import Clock
 from ocpi_bridge.ports import PartnerStore
 
-_TOKEN = re.compile(r"^[\x21-\x7e]{1,64}$")
+_TOKEN = re.compile(r"^[\x21-\x7e]{1,64}$")  # credentials string(64), printable, no spaces
+_PRESENTED = re.compile(r"^[\x21-\x7e]{1,88}$")  # 88: Base64 of 64 bytes
 
 #: A registration that has not finished after this long was interrupted (a crash, a
 #: lost connection): its pending state no longer blocks a new attempt.
@@ -101,7 +102,7 @@ def token_candidates(header: str | None) -> list[tuple[str, TokenEncoding]]:
     if header is None or not header.startswith("Token ") or header.startswith("Token  "):
         return []
     presented = header[len("Token ") :]
-    if not _TOKEN.fullmatch(presented):
+    if not _PRESENTED.fullmatch(presented):
         return []
     candidates: list[tuple[str, TokenEncoding]] = []
     try:
@@ -110,7 +111,8 @@ def token_candidates(header: str | None) -> list[tuple[str, TokenEncoding]]:
         decoded = ""
     if _TOKEN.fullmatch(decoded):
         candidates.append((decoded, TokenEncoding.BASE64))
-    candidates.append((presented, TokenEncoding.RAW))
+    if _TOKEN.fullmatch(presented):
+        candidates.append((presented, TokenEncoding.RAW))
     return candidates
 
 
