@@ -3,7 +3,8 @@
 This is the only module that knows both protocol sides; it wires them to the runtime
 and the store and owns start-up and shutdown order:
 
-    start: store (integrity, migrations) -> runtime (load, reconcile) -> OCPP -> HTTP -> jobs
+    start: store (integrity, migrations) -> OCPI keys and partners -> runtime (load,
+           reconcile) -> OCPP -> HTTP -> jobs
     stop:  jobs -> OCPP (chargers closed) -> HTTP -> runtime (pending commits) -> store
 """
 
@@ -25,13 +26,18 @@ from gateway import __version__
 from gateway.authorization import SiteAuthorizer
 from gateway.config import Settings
 from gateway.domain.ids import ChargerId
+from gateway.domain.partners import PartyRole
 from gateway.ports import Clock
 from gateway.runtime import Runtime
 from gateway.scheduler import build_scheduler
+from gateway.storage.keys import TokenKeys
+from gateway.storage.partners import SqlPartners
 from gateway.storage.sql import SqlStore
 from ocpi_bridge.api.app import create_app
 from ocpi_bridge.api.context import OcpiContext
-from ocpi_bridge.parties import StaticParties
+from ocpi_bridge.parties import Directory, StaticParties
+from ocpi_bridge.push.client import OcpiClient
+from ocpi_bridge.registrar import Registrar
 from ocpp_central.link import OcppLink
 from ocpp_central.server import OcppServer
 
@@ -50,6 +56,29 @@ class _EmbeddedUvicorn(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+
+class OcpiPlatform:
+    """The OCPI partner machinery: store, outbound client, registrar and directory."""
+
+    def __init__(self, settings: Settings, store: SqlStore, *, clock: Clock) -> None:
+        keys = TokenKeys.load_or_create(settings.secret_key_path())
+        us = PartyRole(
+            role="CPO",
+            country_code=settings.operator.country_code,
+            party_id=settings.operator.party_id,
+            name=settings.operator.name,
+        )
+        static = StaticParties(settings.ocpi.static_partners, us=us)
+        self.partners = SqlPartners(store.engine, keys)
+        self.client = OcpiClient(settings.ocpi, us=us)
+        self.registrar = Registrar(
+            store=self.partners, client=self.client, settings=settings, clock=clock, static=static
+        )
+        self.directory = Directory(self.partners, static=static, us=us, clock=clock)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
 
 
 class Gateway:
@@ -76,6 +105,7 @@ class Gateway:
         )
         self.http: _EmbeddedUvicorn | None = None
         self.app: FastAPI | None = None
+        self.ocpi: OcpiPlatform | None = None
         self._http_task: asyncio.Task[None] | None = None
         self._stopped = asyncio.Event()
 
@@ -84,13 +114,17 @@ class Gateway:
         configured_at = await asyncio.to_thread(
             self.store.reconcile_config, self.settings.fingerprints(), self.clock()
         )
+        self.ocpi = await asyncio.to_thread(
+            OcpiPlatform, self.settings, self.store, clock=self.clock
+        )
         await self.runtime.start()
         await self.ocpp.start()
         self.app = create_app(
             OcpiContext(
                 settings=self.settings,
                 site=self.store,
-                parties=StaticParties(self.settings.ocpi.static_partners),
+                parties=self.ocpi.directory,
+                registrar=self.ocpi.registrar,
                 clock=self.clock,
                 configured_at=configured_at,
             )
@@ -139,6 +173,8 @@ class Gateway:
             self.http.should_exit = True
             with contextlib.suppress(Exception):
                 await self._http_task
+        if self.ocpi is not None:
+            await self.ocpi.aclose()
         await self.runtime.stop()
         self.store.close()
         self._stopped.set()

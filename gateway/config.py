@@ -169,12 +169,24 @@ class StaticPartner(_Frozen):
     token: Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{1,64}$")]
 
 
+ModuleIdStr = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,63}$")]
+
+
 class OcpiSettings(_Frozen):
     """OCPI platform behaviour."""
 
     max_page_limit: Annotated[int, Field(ge=1, le=10_000)] = 100
     token_a_ttl_h: Annotated[float, Field(gt=0)] = 24.0
     static_partners: tuple[StaticPartner, ...] = ()
+    #: Seconds each call to a partner may take (connect, each read, the whole answer).
+    partner_timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
+    #: Partner URLs resolving to private, loopback or link-local addresses are refused
+    #: unless this is true (a lab, or partners reached over a VPN).
+    allow_private_partner_addresses: bool = False
+    #: Modules a partner must offer, besides ``credentials``, for a registration to succeed.
+    required_partner_modules: tuple[ModuleIdStr, ...] = ()
+    #: Key for token hashes and for tokens partners gave us; default ``<data_dir>/ocpi.key``.
+    secret_key_file: Path | None = None
 
 
 class SiteToken(_Frozen):
@@ -469,6 +481,10 @@ class Settings(_Frozen):
             ).hexdigest()
         return out
 
+    def secret_key_path(self) -> Path:
+        """Where the OCPI token key lives (see ``ocpi.secret_key_file``)."""
+        return self.ocpi.secret_key_file or self.storage.data_dir / "ocpi.key"
+
     def database_url(self) -> str:
         if self.storage.database_url:
             return self.storage.database_url
@@ -695,7 +711,10 @@ def _resolve_paths(s: Settings, base: Path) -> Settings:
             if (value := getattr(s.ocpp, name)) is not None
         }
     )
-    return s.model_copy(update={"storage": storage, "ocpp": ocpp})
+    ocpi = s.ocpi
+    if ocpi.secret_key_file is not None:
+        ocpi = ocpi.model_copy(update={"secret_key_file": _under(base, ocpi.secret_key_file)})
+    return s.model_copy(update={"storage": storage, "ocpp": ocpp, "ocpi": ocpi})
 
 
 def _under(base: Path, p: Path) -> Path:

@@ -17,6 +17,16 @@ partner.
     ├── ClientApiUnusable (200, 3001)
     ├── UnsupportedVersion (200, 3002)
     └── NoMatchingEndpoints (200, 3003)
+
+Calls we make to partners fail with a ``PartnerError`` (raised by
+``ocpi_bridge.push.client``); these never leave as our own answers unless translated:
+
+    PartnerError
+    ├── PartnerAddressRefusedError     not a host the partner registered, or a private address
+    ├── PartnerUnreachableError        connection refused, DNS failure, timeout, redirect
+    └── PartnerResponseError           the partner answered, but not with what we asked for
+        ├── PartnerUnauthorizedError   HTTP 401: our token was refused
+        └── PartnerRejectedError       a well-formed envelope with a status_code outside 1xxx
 """
 
 from __future__ import annotations
@@ -124,3 +134,35 @@ class NoMatchingEndpointsError(OcpiError):
     """The partner lacks the endpoints we need."""
 
     http_status, ocpi_status = 200, OcpiStatus.NO_MATCHING_ENDPOINTS
+
+
+class PartnerError(Exception):
+    """A call to a partner failed; the message says which call and why, never a token."""
+
+
+class PartnerAddressRefusedError(PartnerError):
+    """The URL is not on a host the partner registered, or resolves to a private address."""
+
+
+class PartnerUnreachableError(PartnerError):
+    """No usable HTTP answer: connection, DNS, timeout, or a redirect (never followed)."""
+
+
+class PartnerResponseError(PartnerError):
+    """The partner answered, but with an HTTP error, invalid JSON or no OCPI envelope."""
+
+    def __init__(self, message: str, *, http_status: int) -> None:
+        super().__init__(message)
+        self.http_status = http_status
+
+
+class PartnerUnauthorizedError(PartnerResponseError):
+    """HTTP 401: the partner does not (or no longer) accept our token."""
+
+
+class PartnerRejectedError(PartnerResponseError):
+    """An envelope whose ``status_code`` is not a success (1xxx)."""
+
+    def __init__(self, message: str, *, http_status: int, status_code: int) -> None:
+        super().__init__(message, http_status=http_status)
+        self.status_code = status_code

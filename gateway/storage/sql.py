@@ -35,6 +35,7 @@ from gateway.domain.status import EvseStatus
 from gateway.domain.transactions import Transaction, TransactionStatus
 from gateway.ports import Change
 from gateway.storage import codec
+from gateway.storage.partners import TABLES as PARTNER_TABLES
 from gateway.storage.tables import (
     SCHEMA_VERSION,
     ChargerRow,
@@ -88,9 +89,18 @@ def _v2_to_v3(conn: Connection) -> None:
     SQLModel.metadata.create_all(conn, tables=[TRANSACTION, SAMPLE, PARKED, NOTE, SEQUENCE])
 
 
+def _v3_to_v4(conn: Connection) -> None:
+    """Version 4 remembers OCPI partners, the tokens they call us with, and invitations."""
+    SQLModel.metadata.create_all(conn, tables=list(PARTNER_TABLES))
+
+
 #: Forward migrations: ``MIGRATIONS[n]`` upgrades a version-``n`` database to ``n + 1``.
 #: Each runs inside the start-up transaction, so a failed upgrade leaves the file as it was.
-MIGRATIONS: Mapping[int, Callable[[Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
+MIGRATIONS: Mapping[int, Callable[[Connection], None]] = {
+    1: _v1_to_v2,
+    2: _v2_to_v3,
+    3: _v3_to_v4,
+}
 
 
 class SqlStore:
@@ -124,7 +134,7 @@ class SqlStore:
                     )
             version = _schema_version(conn)
             if version is None:
-                SQLModel.metadata.create_all(conn, tables=ALL_TABLES)
+                SQLModel.metadata.create_all(conn, tables=[*ALL_TABLES, *PARTNER_TABLES])
                 _set_version(conn, SCHEMA_VERSION)
                 return
             if version > SCHEMA_VERSION:

@@ -9,15 +9,17 @@ from datetime import datetime
 from gateway.config import Settings
 from gateway.ports import Clock, SiteView
 from ocpi_bridge.parties import PartyDirectory
+from ocpi_bridge.registrar import Registrar
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OcpiContext:
-    """The settings, read model, partner directory and clock behind every OCPI request."""
+    """The settings, read model, partners, registrar and clock behind every OCPI request."""
 
     settings: Settings
     site: SiteView
     parties: PartyDirectory
+    registrar: Registrar
     clock: Clock
     configured_at: Mapping[str, datetime]  # Location id / EVSE uid -> config change time
 

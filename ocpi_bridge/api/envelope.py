@@ -70,7 +70,7 @@ async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
             status_code=OcpiStatus.INVALID_PARAMETERS,
             message="request body is not valid JSON",
         )
-    return respond(status_code=OcpiStatus.INVALID_PARAMETERS, message=_describe(errors))
+    return respond(status_code=OcpiStatus.INVALID_PARAMETERS, message=describe_errors(errors))
 
 
 async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -91,7 +91,8 @@ async def on_unhandled(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def _describe(errors: Any) -> str:
+def describe_errors(errors: Any) -> str:
+    """Name the first few invalid fields and why, for ``status_message`` (never the input)."""
     parts = []
     for err in list(errors)[:5]:
         loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body",))

@@ -1,32 +1,57 @@
-"""Adapter: the versions and version-details endpoints (version_information_endpoint)."""
+"""Adapter: the versions and version-details endpoints (version_information_endpoint).
+
+Configuration modules: any valid token reads them, Token A included, and their answers
+carry no routing headers.
+"""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from ocpi_bridge.api.deps import ContextDep, PartyDep
+from ocpi_bridge.api.deps import CallerDep, ContextDep
 from ocpi_bridge.api.envelope import respond
 
 router = APIRouter(prefix="/ocpi", tags=["versions"])
 
-#: (module identifier, our role) for each module that works; later modules add theirs.
-MODULES_221: tuple[tuple[str, str], ...] = (("locations", "SENDER"),)
+#: (module identifier, our interface role) for each 2.2.1 module that works. The spec
+#: advises SENDER for one's own credentials endpoint. Later modules add theirs here.
+MODULES_221: tuple[tuple[str, str], ...] = (("credentials", "SENDER"), ("locations", "SENDER"))
+#: The 2.1.1 modules that work (2.1.1 endpoints have no role).
+MODULES_211: tuple[str, ...] = ("credentials",)
 
 
 @router.get("/versions")
-def get_versions(ctx: ContextDep, party: PartyDep) -> JSONResponse:
-    return respond([{"version": "2.2.1", "url": f"{ctx.base_url}/2.2.1"}])
+def get_versions(ctx: ContextDep, caller: CallerDep) -> JSONResponse:
+    return respond(
+        [
+            {"version": "2.2.1", "url": f"{ctx.base_url}/2.2.1"},
+            {"version": "2.1.1", "url": f"{ctx.base_url}/2.1.1"},
+        ]
+    )
 
 
 @router.get("/2.2.1")
-def get_version_details(ctx: ContextDep, party: PartyDep) -> JSONResponse:
+def get_version_details(ctx: ContextDep, caller: CallerDep) -> JSONResponse:
     return respond(
         {
             "version": "2.2.1",
             "endpoints": [
                 {"identifier": module, "role": role, "url": f"{ctx.base_url}/2.2.1/{module}"}
                 for module, role in MODULES_221
+            ],
+        }
+    )
+
+
+@router.get("/2.1.1")
+def get_version_details_211(ctx: ContextDep, caller: CallerDep) -> JSONResponse:
+    return respond(
+        {
+            "version": "2.1.1",
+            "endpoints": [
+                {"identifier": module, "url": f"{ctx.base_url}/2.1.1/{module}"}
+                for module in MODULES_211
             ],
         }
     )

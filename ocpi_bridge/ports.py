@@ -1,0 +1,146 @@
+"""Ports: what the OCPI platform needs from storage to remember its partners.
+
+``gateway.storage.partners`` implements it on SQL (``SqlPartners``) and in memory
+(``MemoryPartners``). Every method that changes more than one fact does it atomically:
+a crash leaves either the state before the call or the state after it, never a
+half-registered partner (R-OCPI-CRED-1).
+
+Tokens cross this port in clear; the store decides how to keep them: tokens we issue
+as a lookup prefix plus a keyed digest, compared in constant time; tokens partners gave
+us sealed under a key kept outside the database.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from gateway.domain.partners import (
+    InvitationRecord,
+    PartnerLink,
+    PartnerRecord,
+    PartyRole,
+    TokenMatch,
+)
+
+
+class PartnerStore(Protocol):
+    """Partners, the tokens they call us with, and the Token A invitations we handed out."""
+
+    def match_token(
+        self, token: str, *, now: datetime, stale_before: datetime
+    ) -> TokenMatch | None:
+        """What ``token`` opens: a partner, or an invitation that is unused and unexpired.
+
+        Pending partners created before ``stale_before`` are abandoned and open nothing.
+        Presenting an unconfirmed token confirms it: the partner's other tokens stop
+        working (the partner evidently has the new one).
+        """
+        ...
+
+    def partner(self, name: str) -> PartnerRecord | None: ...
+
+    def partners(self) -> list[PartnerRecord]: ...
+
+    def invitations(self, *, now: datetime) -> list[InvitationRecord]:
+        """Invitations still usable at ``now``."""
+        ...
+
+    def invite(
+        self, name: str, token: str, *, now: datetime, expires_at: datetime
+    ) -> InvitationRecord:
+        """Store a Token A for ``name``; earlier unused invitations for that name are revoked.
+
+        Raises:
+            PartnerConflictError: a partner already has this name.
+        """
+        ...
+
+    def claim_invitation(
+        self, invitation_id: int, *, now: datetime, stale_before: datetime
+    ) -> bool:
+        """Mark a registration as running on the invitation (the persisted pending state).
+
+        False when the invitation is used, expired, revoked, or claimed at or after
+        ``stale_before`` by a registration that may still be running.
+        """
+        ...
+
+    def release_invitation(self, invitation_id: int) -> None:
+        """A registration on the invitation failed: it may be used again."""
+        ...
+
+    def register(
+        self,
+        invitation_id: int,
+        link: PartnerLink,
+        *,
+        our_roles: tuple[PartyRole, ...],
+        token: str,
+        now: datetime,
+    ) -> PartnerRecord:
+        """Record a registration: partner, confirmed token and used invitation, atomically.
+
+        The partner is named after the invitation.
+
+        Raises:
+            PartnerConflictError: the name or one of the roles is taken; nothing is written.
+        """
+        ...
+
+    def begin_connection(
+        self, name: str, token: str, *, now: datetime, stale_before: datetime
+    ) -> PartnerRecord:
+        """A pending partner whose (unconfirmed) ``token`` opens versions and credentials.
+
+        An abandoned pending partner of the same name is replaced.
+
+        Raises:
+            PartnerConflictError: the name is taken, or an open invitation carries it.
+        """
+        ...
+
+    def complete_connection(
+        self, partner_id: int, link: PartnerLink, *, our_roles: tuple[PartyRole, ...], now: datetime
+    ) -> PartnerRecord:
+        """In one transaction: the pending partner becomes registered and its token confirmed.
+
+        Raises:
+            PartnerConflictError: one of the roles is taken; the partner stays pending.
+        """
+        ...
+
+    def update_link(
+        self,
+        partner_id: int,
+        link: PartnerLink,
+        *,
+        now: datetime,
+        issue: str | None = None,
+        confirm: int | None = None,
+    ) -> int | None:
+        """In one transaction: replace what we know of the partner, and its tokens.
+
+        ``confirm``: that token is confirmed first (the others are dropped). ``issue``:
+        unconfirmed tokens are dropped and ``issue`` is added unconfirmed; its id is
+        returned. The tokens the partner holds keep working until the new one is confirmed.
+
+        Raises:
+            PartnerConflictError: one of the roles is taken; nothing is written.
+        """
+        ...
+
+    def add_token(self, partner_id: int, token: str, *, now: datetime) -> int:
+        """Add ``token`` unconfirmed (earlier unconfirmed tokens are dropped); return its id."""
+        ...
+
+    def confirm_token(self, token_id: int) -> None:
+        """The partner is known to have this token: its other tokens stop working.
+
+        Nothing happens when the token no longer exists.
+        """
+        ...
+
+    def remove(self, name: str) -> bool:
+        """Forget the partner called ``name`` (any state) and its unused invitations."""
+        ...
