@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, assert_never
 
 from gateway.domain.commands import (
     CancelReservation,
@@ -236,6 +236,8 @@ def _to_v16(command: ChargerCommand) -> Call:
             }
         case GetLocalListVersion():
             return "GetLocalListVersion", {}
+        case _:
+            assert_never(command)
 
 
 def _list_info_v16(status: str, expires_at: Any, group_id: str | None) -> dict[str, Any]:
@@ -355,6 +357,8 @@ def _to_v201(command: ChargerCommand) -> Call:
             }
         case GetLocalListVersion():
             return "GetLocalListVersion", {}
+        case _:
+            assert_never(command)
 
 
 def from_result(payload: Mapping[str, Any]) -> CommandOutcome:
