@@ -1,4 +1,4 @@
-"""Ports: what the OCPI platform needs from storage to remember its partners.
+"""Ports: what the OCPI platform needs from storage (partners) and from the tokens module.
 
 ``gateway.storage.partners`` implements it on SQL (``SqlPartners``) and in memory
 (``MemoryPartners``). Every method that changes more than one fact does it atomically:
@@ -22,6 +22,8 @@ from gateway.domain.partners import (
     PartyRole,
     TokenMatch,
 )
+from gateway.domain.transactions import AuthToken
+from ocpi_bridge.translate.sessions import TokenIdentity
 
 
 class PartnerStore(Protocol):
@@ -144,3 +146,15 @@ class PartnerStore(Protocol):
     def remove(self, name: str) -> bool:
         """Forget the partner called ``name`` (any state) and its unused invitations."""
         ...
+
+
+class TokenBook(Protocol):
+    """Who issued a token, so its Session and CDR go to that partner and no other.
+
+    ``None`` means no partner issued it (a site token, free vend, an unknown card): such
+    sessions are kept but never pushed or shown to a partner.
+    """
+
+    def identity(
+        self, token: AuthToken, *, auth_source: str | None, auth_reference: str | None
+    ) -> TokenIdentity | None: ...

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -20,7 +20,7 @@ from gateway.domain.authorization import AuthDecision, AuthStatus
 from gateway.domain.events import ChargerReported
 from gateway.domain.ids import ChargerId
 from gateway.domain.topology import ConnectorRef
-from gateway.domain.transactions import AuthToken
+from gateway.domain.transactions import AuthToken, TransactionStarted
 from gateway.ports import Authorizer, Clock, EventSink
 from ocpp_central.translate import v16, v201
 from ocpp_central.translate.rpc import OcppVersion
@@ -132,7 +132,9 @@ async def _start_v16(s: ChargerSession, payload: dict[str, Any]) -> dict[str, An
     assert event.token is not None  # noqa: S101 - StartTransaction always has an idTag
     # OCPP 1.6 §4.8: the CSMS verifies the idTag again (the charger may have started offline).
     decision = await s.authorize(event.token, event.connector)
-    tx = await s.sink.start_transaction(event)
+    tx = await s.sink.start_transaction(
+        replace(event, auth_source=decision.source, auth_reference=decision.reference)
+    )
     return v16.to_start_transaction_reply(int(tx.tx_id), decision)
 
 
@@ -181,11 +183,11 @@ async def _authorize_v201(s: ChargerSession, payload: dict[str, Any]) -> dict[st
 
 async def _transaction_event_v201(s: ChargerSession, payload: dict[str, Any]) -> dict[str, Any]:
     event = v201.from_transaction_event(s.charger_id, payload, at=s.clock())
+    decision = None if event.token is None else await s.authorize(event.token, event.connector)
+    if decision is not None and isinstance(event, TransactionStarted):
+        event = replace(event, auth_source=decision.source, auth_reference=decision.reference)
     await s.sink.submit(event)
-    if event.token is None:
-        return {}
-    decision = await s.authorize(event.token, event.connector)
-    return {"idTokenInfo": v201.to_id_token_info(decision)}
+    return {} if decision is None else {"idTokenInfo": v201.to_id_token_info(decision)}
 
 
 async def _meter_values_v201(s: ChargerSession, payload: dict[str, Any]) -> dict[str, Any]:

@@ -75,6 +75,8 @@ def _begin(event: TransactionStarted, bindings: tuple[EvseBinding, ...]) -> Tran
         start_key=event.start_key,
         remote_start_id=event.remote_start_id,
         reservation_id=event.reservation_id,
+        auth_source=event.auth_source,
+        auth_reference=event.auth_reference,
         seen_seq=_seq(frozenset(), event.seq_no),
         flags=frozenset(flags),
         samples=tuple(event.samples),
@@ -110,6 +112,8 @@ def _merge_start(tx: Transaction, event: TransactionStarted) -> Transaction:
         meter_start_wh=tx.meter_start_wh if tx.meter_start_wh is not None else event.meter_start_wh,
         remote_start_id=tx.remote_start_id or event.remote_start_id,
         reservation_id=tx.reservation_id or event.reservation_id,
+        auth_source=tx.auth_source or event.auth_source,
+        auth_reference=tx.auth_reference or event.auth_reference,
         seen_seq=_seq(tx.seen_seq, event.seq_no),
         samples=tx.samples + tuple(event.samples),
     )

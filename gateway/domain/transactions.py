@@ -76,6 +76,8 @@ class Transaction:
     start_key: str | None = None
     remote_start_id: int | None = None
     reservation_id: int | None = None
+    auth_source: str | None = None  # who accepted the token: "site", "free_vend", a partner
+    auth_reference: str | None = None  # the partner's authorization_reference, if any
     seen_seq: frozenset[int] = frozenset()
     flags: frozenset[TxFlag] = frozenset()
     energy_flags: tuple[EnergyFlag, ...] = ()
@@ -104,6 +106,8 @@ class TransactionStarted:
     remote_start_id: int | None = None
     reservation_id: int | None = None
     clock_suspect: bool = False
+    auth_source: str | None = None
+    auth_reference: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -181,6 +181,8 @@ def transaction_out(tx: Transaction) -> dict[str, Any]:
         "start_key": tx.start_key,
         "remote_start_id": tx.remote_start_id,
         "reservation_id": tx.reservation_id,
+        "auth_source": tx.auth_source,
+        "auth_reference": tx.auth_reference,
         "seen_seq": sorted(tx.seen_seq),
         "flags": sorted(f.value for f in tx.flags),
         "energy_flags": [
@@ -216,6 +218,8 @@ def transaction_in(doc: Mapping[str, Any], samples: tuple[MeterSample, ...] = ()
         start_key=doc.get("start_key"),
         remote_start_id=doc.get("remote_start_id"),
         reservation_id=doc.get("reservation_id"),
+        auth_source=doc.get("auth_source"),
+        auth_reference=doc.get("auth_reference"),
         seen_seq=frozenset(int(n) for n in doc.get("seen_seq", ())),
         flags=frozenset(TxFlag(f) for f in doc.get("flags", ())),
         energy_flags=tuple(

@@ -69,6 +69,7 @@ async def test_a_full_1_6_transaction_is_stored_with_its_energy(running: Running
     assert tx.status is TransactionStatus.COMPLETED
     assert tx.energy_wh == 5_000
     assert tx.evse_uid == "AC-0001-1"
+    assert tx.auth_source == "site"  # who decided about the token is sealed with it
     stored = running.gateway.store.find_transaction(AC, tx_id=str(tx_id))
     assert stored is not None
     assert len(stored.samples) == 2
