@@ -24,7 +24,7 @@ from starlette.types import Receive, Scope, Send
 
 from ocpi_bridge.api.context import OcpiContext
 from ocpi_bridge.api.deps import CallerDep, ContextDep, read_body
-from ocpi_bridge.api.envelope import envelope, respond
+from ocpi_bridge.api.envelope import documented, envelope, respond
 from ocpi_bridge.models.credentials import Credentials
 from ocpi_bridge.models.v211 import V211Credentials
 from ocpi_bridge.parties import Caller, Invitee, Party
@@ -118,41 +118,41 @@ async def _delete(ctx: OcpiContext, caller: Caller) -> JSONResponse:
 # One set of handlers per version; only the Credentials object's shape differs.
 
 
-@router.get("/2.2.1/credentials")
+@router.get("/2.2.1/credentials", **documented(Credentials))
 async def get_221(ctx: ContextDep, caller: CallerDep) -> JSONResponse:
     return await _get(ctx, caller, V221)
 
 
-@router.post("/2.2.1/credentials")
+@router.post("/2.2.1/credentials", **documented(Credentials, body=Credentials))
 async def post_221(request: Request, ctx: ContextDep, caller: CallerDep) -> JSONResponse:
     return await _post(request, ctx, caller, V221)
 
 
-@router.put("/2.2.1/credentials")
+@router.put("/2.2.1/credentials", **documented(Credentials, body=Credentials))
 async def put_221(request: Request, ctx: ContextDep, caller: CallerDep) -> JSONResponse:
     return await _put(request, ctx, caller, V221)
 
 
-@router.delete("/2.2.1/credentials")
+@router.delete("/2.2.1/credentials", **documented())
 async def delete_221(ctx: ContextDep, caller: CallerDep) -> JSONResponse:
     return await _delete(ctx, caller)
 
 
-@router.get("/2.1.1/credentials")
+@router.get("/2.1.1/credentials", **documented(V211Credentials))
 async def get_211(ctx: ContextDep, caller: CallerDep) -> JSONResponse:
     return await _get(ctx, caller, V211)
 
 
-@router.post("/2.1.1/credentials")
+@router.post("/2.1.1/credentials", **documented(V211Credentials, body=V211Credentials))
 async def post_211(request: Request, ctx: ContextDep, caller: CallerDep) -> JSONResponse:
     return await _post(request, ctx, caller, V211)
 
 
-@router.put("/2.1.1/credentials")
+@router.put("/2.1.1/credentials", **documented(V211Credentials, body=V211Credentials))
 async def put_211(request: Request, ctx: ContextDep, caller: CallerDep) -> JSONResponse:
     return await _put(request, ctx, caller, V211)
 
 
-@router.delete("/2.1.1/credentials")
+@router.delete("/2.1.1/credentials", **documented())
 async def delete_211(ctx: ContextDep, caller: CallerDep) -> JSONResponse:
     return await _delete(ctx, caller)

@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ocpi_bridge.models.common import format_datetime
+from ocpi_bridge.models.common import Envelope, format_datetime
 from ocpi_bridge.status import OcpiError, OcpiStatus
 
 log = logging.getLogger(__name__)
@@ -102,3 +102,21 @@ def describe_errors(errors: Any) -> str:
 
 def dumps(obj: Any) -> str:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+def documented(data: Any = None, *, body: Any = None) -> dict[str, Any]:
+    """Route options that document the OCPI envelope and request body in OpenAPI.
+
+    Handlers still render through ``respond``; this only describes what they send.
+    """
+    options: dict[str, Any] = {
+        "responses": {200: {"model": Envelope[data] if data is not None else Envelope[None]}}
+    }
+    if body is not None:
+        options["openapi_extra"] = {
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": body.model_json_schema()}},
+            }
+        }
+    return options

@@ -9,10 +9,10 @@ from fastapi.responses import JSONResponse
 
 from ocpi_bridge.api.context import OcpiContext
 from ocpi_bridge.api.deps import ContextDep, PageDep, PartyDep
-from ocpi_bridge.api.envelope import respond
+from ocpi_bridge.api.envelope import documented, respond
 from ocpi_bridge.api.pagination import page_headers
 from ocpi_bridge.models.common import ci_equal
-from ocpi_bridge.models.locations import Location
+from ocpi_bridge.models.locations import Connector, Evse, Location
 from ocpi_bridge.status import UnknownLocationError
 from ocpi_bridge.translate.locations import to_ocpi_location
 from ocpi_bridge.translate.pagination import paginate
@@ -43,7 +43,7 @@ def _dump(obj: Location | object) -> object:
     return dump(mode="json", exclude_none=True)
 
 
-@router.get("")
+@router.get("", **documented(list[Location]))
 def list_locations(
     request: Request, ctx: ContextDep, party: PartyDep, page: PageDep
 ) -> JSONResponse:
@@ -61,12 +61,12 @@ def _location(ctx: OcpiContext, location_id: str) -> Location:
     raise UnknownLocationError(f"unknown location {location_id!r}")
 
 
-@router.get("/{location_id}")
+@router.get("/{location_id}", **documented(Location))
 def get_location(ctx: ContextDep, party: PartyDep, location_id: Id36) -> JSONResponse:
     return respond(_dump(_location(ctx, location_id)))
 
 
-@router.get("/{location_id}/{evse_uid}")
+@router.get("/{location_id}/{evse_uid}", **documented(Evse))
 def get_evse(ctx: ContextDep, party: PartyDep, location_id: Id36, evse_uid: Id36) -> JSONResponse:
     for evse in _location(ctx, location_id).evses or ():
         if ci_equal(evse.uid, evse_uid):
@@ -74,7 +74,7 @@ def get_evse(ctx: ContextDep, party: PartyDep, location_id: Id36, evse_uid: Id36
     raise UnknownLocationError(f"unknown EVSE {evse_uid!r} at location {location_id!r}")
 
 
-@router.get("/{location_id}/{evse_uid}/{connector_id}")
+@router.get("/{location_id}/{evse_uid}/{connector_id}", **documented(Connector))
 def get_connector(
     ctx: ContextDep, party: PartyDep, location_id: Id36, evse_uid: Id36, connector_id: Id36
 ) -> JSONResponse:

@@ -10,7 +10,9 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from ocpi_bridge.api.deps import CallerDep, ContextDep
-from ocpi_bridge.api.envelope import respond
+from ocpi_bridge.api.envelope import documented, respond
+from ocpi_bridge.models.v211 import V211VersionDetails
+from ocpi_bridge.models.versions import Version, VersionDetails
 
 router = APIRouter(prefix="/ocpi", tags=["versions"])
 
@@ -21,7 +23,7 @@ MODULES_221: tuple[tuple[str, str], ...] = (("credentials", "SENDER"), ("locatio
 MODULES_211: tuple[str, ...] = ("credentials",)
 
 
-@router.get("/versions")
+@router.get("/versions", **documented(list[Version]))
 def get_versions(ctx: ContextDep, caller: CallerDep) -> JSONResponse:
     return respond(
         [
@@ -31,7 +33,7 @@ def get_versions(ctx: ContextDep, caller: CallerDep) -> JSONResponse:
     )
 
 
-@router.get("/2.2.1")
+@router.get("/2.2.1", **documented(VersionDetails))
 def get_version_details(ctx: ContextDep, caller: CallerDep) -> JSONResponse:
     return respond(
         {
@@ -44,7 +46,7 @@ def get_version_details(ctx: ContextDep, caller: CallerDep) -> JSONResponse:
     )
 
 
-@router.get("/2.1.1")
+@router.get("/2.1.1", **documented(V211VersionDetails))
 def get_version_details_211(ctx: ContextDep, caller: CallerDep) -> JSONResponse:
     return respond(
         {

@@ -180,3 +180,22 @@ async def test_health_reports_the_store_and_both_listeners(running: Running):
         "http_listener": "ok",
         "chargers_connected": 0,
     }
+
+
+async def test_the_openapi_document_lists_ocpi_routes_and_models(running: Running):
+    """GET /openapi.json names the OCPI routes and the OCPI models they carry."""
+    async with httpx.AsyncClient(base_url=running.http_url) as client:
+        doc = (await client.get("/openapi.json")).json()
+
+    paths = doc["paths"]
+    for path in (
+        "/ocpi/versions",
+        "/ocpi/2.2.1",
+        "/ocpi/2.2.1/credentials",
+        "/ocpi/2.2.1/locations",
+    ):
+        assert path in paths, path
+    schemas = doc["components"]["schemas"]
+    assert {"Location", "Evse", "Connector", "Credentials", "VersionDetails"} <= set(schemas)
+    post = paths["/ocpi/2.2.1/credentials"]["post"]
+    assert "requestBody" in post
