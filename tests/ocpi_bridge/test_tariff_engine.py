@@ -707,6 +707,20 @@ def test_components_without_vat_add_the_same_amount_incl_vat():
             ("1.00", "1.15"),
             ("0", "0.05"),
         ),
+        # 4 x 0.25 = 1.00 (1.10) < 5.00 (5.50): each clamped to its own bound
+        (
+            {"min_price": {"excl_vat": 5, "incl_vat": 5.5}},
+            "4",
+            ("5.00", "5.50"),
+            ("4.00", "4.40"),
+        ),
+        # 20 x 0.25 = 5.00 (5.50) > 2.00 (2.10): each clamped to its own bound
+        (
+            {"max_price": {"excl_vat": 2, "incl_vat": 2.1}},
+            "20",
+            ("2.00", "2.10"),
+            ("-3.00", "-3.40"),
+        ),
         # Both bounds, neither binds
         (
             {"min_price": {"excl_vat": 1}, "max_price": {"excl_vat": 9}},
