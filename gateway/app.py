@@ -25,25 +25,37 @@ from fastapi.responses import JSONResponse
 from gateway import __version__
 from gateway.authorization import SiteAuthorizer
 from gateway.config import Settings
-from gateway.domain.ids import ChargerId
+from gateway.domain.authorization import AuthDecision
+from gateway.domain.ids import ChargerId, EvseUid
 from gateway.domain.partners import PartyRole
-from gateway.ports import Clock
+from gateway.domain.transactions import AuthToken
+from gateway.ports import Authorizer, Clock
 from gateway.runtime import Runtime
 from gateway.scheduler import build_scheduler
 from gateway.storage.keys import TokenKeys
 from gateway.storage.partners import SqlPartners
 from gateway.storage.sql import SqlStore
+from gateway.storage.tokens import SqlTokens
 from ocpi_bridge.api.app import create_app
 from ocpi_bridge.api.context import OcpiContext
+from ocpi_bridge.authorization import Owners, RoamingAuthorizer, RoamingTokenBook
+from ocpi_bridge.local_lists import LocalLists
 from ocpi_bridge.parties import Directory, StaticParties
 from ocpi_bridge.push.client import OcpiClient
 from ocpi_bridge.registrar import Registrar
+from ocpi_bridge.token_pull import TokenPuller
+from ocpi_bridge.tokens import TokenCache
 from ocpp_central.link import OcppLink
 from ocpp_central.server import OcppServer
 
 log = logging.getLogger(__name__)
 
 SHUTDOWN_BUDGET_S = 5.0
+#: How often partners are checked for a token pull that is due (a new registration is).
+TOKEN_PULL_CHECK_S = 30.0
+#: How often connected chargers are checked for a local list to send (token changes
+#: wake the check at once; this catches reconnections).
+LOCAL_LIST_POLL_S = 1.0
 
 
 def utc_now() -> datetime:
@@ -58,10 +70,33 @@ class _EmbeddedUvicorn(uvicorn.Server):
         yield
 
 
-class OcpiPlatform:
-    """The OCPI partner machinery: store, outbound client, registrar and directory."""
+class DeferredAuthorizer:
+    """The site's rules until the OCPI platform is up, then the roaming authoriser.
 
-    def __init__(self, settings: Settings, store: SqlStore, *, clock: Clock) -> None:
+    Chargers connect only after the platform started, so they always meet the latter.
+    """
+
+    def __init__(self, site: SiteAuthorizer) -> None:
+        self.site = site
+        self.target: Authorizer = site
+
+    async def authorize(
+        self, charger_id: ChargerId, token: AuthToken, evse_uid: EvseUid | None
+    ) -> AuthDecision:
+        return await self.target.authorize(charger_id, token, evse_uid)
+
+
+class OcpiPlatform:
+    """The OCPI partner machinery: store, outbound client, registrar, directory and tokens."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: SqlStore,
+        *,
+        clock: Clock,
+        site: SiteAuthorizer | None = None,
+    ) -> None:
         keys = TokenKeys.load_or_create(settings.secret_key_path())
         us = PartyRole(
             role="CPO",
@@ -76,6 +111,23 @@ class OcpiPlatform:
             store=self.partners, client=self.client, settings=settings, clock=clock, static=static
         )
         self.directory = Directory(self.partners, static=static, us=us, clock=clock)
+        self.tokens = TokenCache(SqlTokens(store.engine), clock=clock)
+        owners = Owners(self.partners, settings)
+        self.authorizer = RoamingAuthorizer(
+            site=site or SiteAuthorizer(settings.authorization),
+            tokens=self.tokens,
+            owners=owners,
+            client=self.client,
+            settings=settings,
+        )
+        self.token_book = RoamingTokenBook(self.tokens.store, owners)
+        self.puller = TokenPuller(
+            tokens=self.tokens,
+            partners=self.partners,
+            client=self.client,
+            settings=settings,
+            clock=clock,
+        )
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -97,12 +149,22 @@ class Gateway:
             offline_grace=timedelta(seconds=settings.ocpp.offline_grace_s),
             known_chargers=[ChargerId(c.id) for c in settings.chargers],
         )
-        self.authorizer = SiteAuthorizer(settings.authorization)
+        self.authorizer = DeferredAuthorizer(SiteAuthorizer(settings.authorization))
         self.ocpp = OcppServer(settings, sink=self.runtime, authorizer=self.authorizer, clock=clock)
         self.link = OcppLink(self.ocpp, default_timeout_s=settings.ocpp.call_timeout_s)
         self.scheduler = build_scheduler(
             self.runtime, offline_grace=timedelta(seconds=settings.ocpp.offline_grace_s)
         )
+        self.scheduler.add_job(
+            self._pull_tokens,
+            "interval",
+            seconds=TOKEN_PULL_CHECK_S,
+            id="token-pull",
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None,
+        )
+        self.local_lists: LocalLists | None = None
         self.http: _EmbeddedUvicorn | None = None
         self.app: FastAPI | None = None
         self.ocpi: OcpiPlatform | None = None
@@ -115,10 +177,22 @@ class Gateway:
             self.store.reconcile_config, self.settings.fingerprints(), self.clock()
         )
         self.ocpi = await asyncio.to_thread(
-            OcpiPlatform, self.settings, self.store, clock=self.clock
+            OcpiPlatform, self.settings, self.store, clock=self.clock, site=self.authorizer.site
         )
+        self.authorizer.target = self.ocpi.authorizer
+        self.local_lists = LocalLists(
+            store=self.ocpi.tokens.store,
+            link=self.link,
+            chargers=[ChargerId(c.id) for c in self.settings.chargers],
+            state_of=self.runtime.state,
+            settings=self.settings,
+            clock=self.clock,
+            poll_s=LOCAL_LIST_POLL_S,
+        )
+        self.ocpi.tokens.on_change(self.local_lists.changed)
         await self.runtime.start()
         await self.ocpp.start()
+        self.local_lists.start()
         self.app = create_app(
             OcpiContext(
                 settings=self.settings,
@@ -127,6 +201,7 @@ class Gateway:
                 registrar=self.ocpi.registrar,
                 clock=self.clock,
                 configured_at=configured_at,
+                tokens=self.ocpi.tokens,
             )
         )
         self.app.add_api_route("/healthz", self._healthz, methods=["GET"], include_in_schema=False)
@@ -168,6 +243,8 @@ class Gateway:
         """Close listeners, commit what is pending, release the store."""
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        if self.local_lists is not None:
+            await self.local_lists.stop()
         await self.ocpp.close()
         if self.http is not None and self._http_task is not None:
             self.http.should_exit = True
@@ -179,6 +256,10 @@ class Gateway:
         self.store.close()
         self._stopped.set()
         log.info("gateway stopped")
+
+    async def _pull_tokens(self) -> None:
+        if self.ocpi is not None:
+            await self.ocpi.puller.pull_due()
 
     async def _healthz(self) -> JSONResponse:
         checks: dict[str, Any] = {}

@@ -187,6 +187,11 @@ class OcpiSettings(_Frozen):
     required_partner_modules: tuple[ModuleIdStr, ...] = ()
     #: Key for token hashes and for tokens partners gave us; default ``<data_dir>/ocpi.key``.
     secret_key_file: Path | None = None
+    #: Seconds a real-time token authorisation may take: a driver waits at the plug.
+    realtime_authorization_timeout_s: Annotated[float, Field(gt=0, le=30)] = 3.0
+    #: Minutes between pulls of each partner's tokens (its Tokens sender); 0: only the
+    #: first pull after registration.
+    token_pull_interval_min: Annotated[int, Field(ge=0, le=7 * 24 * 60)] = 360
 
 
 class SiteToken(_Frozen):
@@ -202,6 +207,8 @@ class AuthorizationSettings(_Frozen):
 
     free_vend: bool = False  # accept every token (private sites); nothing is billed to partners
     site_tokens: tuple[SiteToken, ...] = ()
+    #: The most tokens sent to a charger's local authorisation list; 0 sends none.
+    local_list_max_entries: Annotated[int, Field(ge=0, le=100_000)] = 1000
 
 
 class LoggingSettings(_Frozen):

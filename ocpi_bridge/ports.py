@@ -12,6 +12,7 @@ us sealed under a key kept outside the database.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -22,6 +23,7 @@ from gateway.domain.partners import (
     PartyRole,
     TokenMatch,
 )
+from gateway.domain.tokens import LocalListState, StoredToken
 from gateway.domain.transactions import AuthToken
 from ocpi_bridge.translate.sessions import TokenIdentity
 
@@ -158,3 +160,49 @@ class TokenBook(Protocol):
     def identity(
         self, token: AuthToken, *, auth_source: str | None, auth_reference: str | None
     ) -> TokenIdentity | None: ...
+
+
+class TokenStore(Protocol):
+    """Partners' tokens (keyed country_code, party_id, uid, type), pulls and local lists.
+
+    Uids are CiStrings: every look-up and key is case-insensitive.
+    """
+
+    def token(
+        self, country_code: str, party_id: str, uid: str, type_: str
+    ) -> StoredToken | None: ...
+
+    def put_token(
+        self, token: StoredToken, *, now: datetime, if_newer: bool = False
+    ) -> bool | None:
+        """Store ``token``; True when it is new, False when it replaced one.
+
+        With ``if_newer``, a stored token with a later ``last_updated`` is kept and
+        ``None`` is returned.
+        """
+        ...
+
+    def put_tokens(
+        self, tokens: Sequence[StoredToken], *, now: datetime, if_newer: bool = False
+    ) -> int:
+        """Store a batch in one transaction; return how many were written."""
+        ...
+
+    def tokens_for(self, presented: str) -> list[StoredToken]:
+        """Tokens whose uid is ``presented`` (and longer ones beginning with it).
+
+        Longer uids match only a 20-character value: the OCPP 1.6 idTag width.
+        """
+        ...
+
+    def listable_tokens(self) -> list[StoredToken]:
+        """Tokens that may be whitelisted (``whitelist`` other than NEVER), newest first."""
+        ...
+
+    def last_pull(self, partner: str) -> datetime | None: ...
+
+    def record_pull(self, partner: str, started_at: datetime) -> None: ...
+
+    def local_list(self, charger_id: str) -> LocalListState | None: ...
+
+    def save_local_list(self, state: LocalListState, *, now: datetime) -> None: ...

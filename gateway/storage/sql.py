@@ -49,6 +49,7 @@ from gateway.storage.tables import (
     SequenceRow,
     TransactionRow,
 )
+from gateway.storage.tokens import TABLES as TOKEN_TABLES
 
 log = logging.getLogger(__name__)
 
@@ -94,12 +95,18 @@ def _v3_to_v4(conn: Connection) -> None:
     SQLModel.metadata.create_all(conn, tables=list(PARTNER_TABLES))
 
 
+def _v4_to_v5(conn: Connection) -> None:
+    """Version 5 keeps partners' tokens, when each was last pulled, and chargers' local lists."""
+    SQLModel.metadata.create_all(conn, tables=list(TOKEN_TABLES))
+
+
 #: Forward migrations: ``MIGRATIONS[n]`` upgrades a version-``n`` database to ``n + 1``.
 #: Each runs inside the start-up transaction, so a failed upgrade leaves the file as it was.
 MIGRATIONS: Mapping[int, Callable[[Connection], None]] = {
     1: _v1_to_v2,
     2: _v2_to_v3,
     3: _v3_to_v4,
+    4: _v4_to_v5,
 }
 
 
@@ -134,7 +141,9 @@ class SqlStore:
                     )
             version = _schema_version(conn)
             if version is None:
-                SQLModel.metadata.create_all(conn, tables=[*ALL_TABLES, *PARTNER_TABLES])
+                SQLModel.metadata.create_all(
+                    conn, tables=[*ALL_TABLES, *PARTNER_TABLES, *TOKEN_TABLES]
+                )
                 _set_version(conn, SCHEMA_VERSION)
                 return
             if version > SCHEMA_VERSION:

@@ -13,7 +13,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ocpi_bridge.api import credentials, envelope, locations, versions
+from ocpi_bridge.api import credentials, envelope, locations, tokens, versions
 from ocpi_bridge.api.context import OcpiContext
 from ocpi_bridge.status import OcpiError, OcpiStatus
 
@@ -32,7 +32,7 @@ def create_app(ctx: OcpiContext) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, envelope.on_http_error)
     app.add_exception_handler(Exception, envelope.on_unhandled)
     app.add_middleware(OcpiHeaders)
-    for module in (versions, credentials, locations):
+    for module in (versions, credentials, locations, tokens):
         app.include_router(module.router)
     return app
 

@@ -10,6 +10,7 @@ from gateway.config import Settings
 from gateway.ports import Clock, SiteView
 from ocpi_bridge.parties import PartyDirectory
 from ocpi_bridge.registrar import Registrar
+from ocpi_bridge.tokens import TokenCache
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -22,6 +23,7 @@ class OcpiContext:
     registrar: Registrar
     clock: Clock
     configured_at: Mapping[str, datetime]  # Location id / EVSE uid -> config change time
+    tokens: TokenCache | None = None  # partners' tokens (the Tokens receiver)
 
     @property
     def base_url(self) -> str:

@@ -18,7 +18,11 @@ router = APIRouter(prefix="/ocpi", tags=["versions"])
 
 #: (module identifier, our interface role) for each 2.2.1 module that works. The spec
 #: advises SENDER for one's own credentials endpoint. Later modules add theirs here.
-MODULES_221: tuple[tuple[str, str], ...] = (("credentials", "SENDER"), ("locations", "SENDER"))
+MODULES_221: tuple[tuple[str, str], ...] = (
+    ("credentials", "SENDER"),
+    ("locations", "SENDER"),
+    ("tokens", "RECEIVER"),
+)
 #: The 2.1.1 modules that work (2.1.1 endpoints have no role).
 MODULES_211: tuple[str, ...] = ("credentials",)
 
