@@ -263,6 +263,10 @@ def create_app(
 
     # --- OCPI: receivers ----------------------------------------------------------------
 
+    from tests.emsp import tokens  # imported here: it imports this module
+
+    tokens.install(app, emsp)  # the Tokens sender; before the catch-all receivers
+
     @app.api_route("/ocpi/emsp/{version}/{module}/{rest:path}", methods=["PUT", "PATCH", "POST"])
     @app.api_route("/ocpi/emsp/{version}/{module}", methods=["POST"])
     async def receive(version: str, module: str, request: Request, rest: str = "") -> Response:
