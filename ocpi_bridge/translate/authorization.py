@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import assert_never
 
 from gateway.config import LocationSettings
 from gateway.domain.authorization import AuthStatus
@@ -150,6 +151,7 @@ def decide(token: Token, outcome: RealtimeOutcome | None, *, evse_uid: str | Non
             return _local(token, f"{token.whitelist.value} without an answer: {why}")
         case None:
             return _local(token, f"{token.whitelist.value}: whitelisted")
+    assert_never(outcome)
 
 
 def _local(token: Token, reason: str) -> Verdict:
