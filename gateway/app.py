@@ -55,7 +55,7 @@ SHUTDOWN_BUDGET_S = 5.0
 TOKEN_PULL_CHECK_S = 30.0
 #: How often connected chargers are checked for a local list to send (token changes
 #: wake the check at once; this catches reconnections).
-LOCAL_LIST_POLL_S = 1.0
+LOCAL_LIST_POLL_S = 0.5
 
 
 def utc_now() -> datetime:
@@ -185,6 +185,7 @@ class Gateway:
             link=self.link,
             chargers=[ChargerId(c.id) for c in self.settings.chargers],
             state_of=self.runtime.state,
+            connection_of=self.ocpp.connections.get,
             settings=self.settings,
             clock=self.clock,
             poll_s=LOCAL_LIST_POLL_S,

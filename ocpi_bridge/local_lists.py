@@ -30,7 +30,6 @@ import contextlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from gateway.config import Settings
 from gateway.domain.commands import (
@@ -59,10 +58,11 @@ _NOT_SUPPORTED_ERRORS = frozenset({"NotSupported", "NotImplemented"})
 class _Charger:
     """What the task remembers about one charger while the process runs."""
 
-    synced_connection: datetime | None = None  # the connection whose list is up to date
+    synced_connection: object | None = None  # the connection whose list is up to date
     synced_generation: int = -1  # the token generation that list reflects
-    without_list: datetime | None = None  # a connection on which the charger has no list
+    without_list: object | None = None  # a connection on which the charger has no list
     failures: int = 0
+    failed_connection: object | None = None  # the connection the failures happened on
     retry_at: float = 0.0  # loop time
     task: asyncio.Task[None] | None = field(default=None, repr=False)
 
@@ -77,6 +77,7 @@ class LocalLists:
         link: ChargerLink,
         chargers: Sequence[ChargerId],
         state_of: Callable[[ChargerId], ChargerState],
+        connection_of: Callable[[ChargerId], object | None],
         settings: Settings,
         clock: Clock,
         poll_s: float = 2.0,
@@ -86,6 +87,7 @@ class LocalLists:
         self._link = link
         self._chargers = tuple(chargers)
         self._state_of = state_of
+        self._connection_of = connection_of
         self._site = settings.authorization.site_tokens
         self._limit = settings.authorization.local_list_max_entries
         self._clock = clock
@@ -136,38 +138,41 @@ class LocalLists:
         now = asyncio.get_running_loop().time()
         for charger_id in self._chargers:
             known = self._known.setdefault(charger_id, _Charger())
+            connection = self._connection_of(charger_id)
             state = self._state_of(charger_id)
-            if not state.connected or state.since is None:
-                known.synced_connection = None
+            if connection is None or not state.connected:
+                known.synced_connection = known.without_list = None
                 continue
-            if known.synced_connection != state.since and known.retry_at and known.failures:
+            if known.failures and known.failed_connection is not connection:
                 # A new connection deserves a fresh try.
-                known.retry_at = 0.0
+                known.failures, known.retry_at = 0, 0.0
             if state.boot is None or not state.boot.accepted:
                 continue  # the charger has not been accepted (yet)
             busy = known.task is not None and not known.task.done()
             up_to_date = (
-                known.synced_connection == state.since
+                known.synced_connection is connection
                 and known.synced_generation == self._generation
             )
-            no_list = known.without_list == state.since
+            no_list = known.without_list is connection
             if busy or up_to_date or no_list or now < known.retry_at:
                 continue
             known.task = asyncio.create_task(
-                self._sync(charger_id, state, known), name=f"local-list-{charger_id}"
+                self._sync(charger_id, connection, state, known), name=f"local-list-{charger_id}"
             )
 
-    async def _sync(self, charger_id: ChargerId, state: ChargerState, known: _Charger) -> None:
+    async def _sync(
+        self, charger_id: ChargerId, connection: object, state: ChargerState, known: _Charger
+    ) -> None:
         generation = self._generation
         try:
-            result = await self._bring_up_to_date(charger_id, state)
+            result = await self._bring_up_to_date(charger_id, connection, state)
         except Exception:
             log.exception("local list update failed charger=%s", charger_id)
             result = _FAILED
         if result is _NO_LIST:
-            known.without_list = state.since
+            known.without_list = connection
         if result is not _FAILED:
-            known.synced_connection = state.since
+            known.synced_connection = connection
             known.synced_generation = generation
             known.failures = 0
             known.retry_at = 0.0
@@ -175,17 +180,20 @@ class LocalLists:
                 self._wake.set()
             return
         known.failures += 1
+        known.failed_connection = connection
         backoff = min(MAX_BACKOFF_S, self._retry_s * 2 ** (known.failures - 1))
         known.retry_at = asyncio.get_running_loop().time() + backoff
 
-    async def _bring_up_to_date(self, charger_id: ChargerId, state: ChargerState) -> str:
+    async def _bring_up_to_date(
+        self, charger_id: ChargerId, connection: object, state: ChargerState
+    ) -> str:
         """``_CURRENT``, ``_NO_LIST`` (the charger has none) or ``_FAILED``."""
         known = self._known[charger_id]
         desired = await self._desired_for(flavour(state.protocol))
         stored = await asyncio.to_thread(self._store.local_list, charger_id)
         version = 0 if stored is None else stored.version
         held = None if stored is None or not stored.in_sync else stored.entries
-        if known.synced_connection != state.since:
+        if known.synced_connection is not connection:
             asked = await self._link.send(charger_id, GetLocalListVersion())
             if _not_supported(asked):
                 log.info("charger %s has no local authorisation list", charger_id)
