@@ -63,7 +63,7 @@ def test_if_newer_keeps_a_stored_token_with_a_later_last_updated(tokens):
 
     assert tokens.put_token(stored(), now=T0, if_newer=True) is None
     assert tokens.put_tokens([stored(), stored("NEW")], now=T0, if_newer=True) == 1
-    assert tokens.token("DE", "EMS", "04a1b2c3", "RFID").valid is False  # type: ignore[union-attr]
+    assert tokens.token("DE", "EMS", "04a1b2c3", "RFID").valid is False
     assert (
         tokens.put_token(stored(last_updated=T0 + timedelta(hours=2)), now=T0, if_newer=True)
         is False

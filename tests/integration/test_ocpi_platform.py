@@ -298,6 +298,11 @@ async def test_token_a_opens_only_versions_and_credentials(cpo: Cpo):
             "role": "SENDER",
             "url": f"{cpo.http_url}/ocpi/2.2.1/locations",
         },
+        {
+            "identifier": "tokens",
+            "role": "RECEIVER",
+            "url": f"{cpo.http_url}/ocpi/2.2.1/tokens",
+        },
     ]
     old = (await cpo.get("/ocpi/2.1.1", b64(token_a))).json()["data"]
     assert old == {
