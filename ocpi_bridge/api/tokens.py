@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from ocpi_bridge.api.context import OcpiContext
 from ocpi_bridge.api.deps import ContextDep, PartyDep, read_body, require_owner, require_same_id
-from ocpi_bridge.api.envelope import describe_errors, respond
+from ocpi_bridge.api.envelope import describe_errors, documented, respond
 from ocpi_bridge.models.tokens import Token, TokenPatch, TokenType
 from ocpi_bridge.status import InvalidParametersError, ServerError, UnknownTokenError
 from ocpi_bridge.tokens import TokenCache
@@ -65,7 +65,7 @@ def _dump(token: Token) -> object:
     return token.model_dump(mode="json", exclude_none=True)
 
 
-@router.get("/{country_code}/{party_id}/{token_uid}")
+@router.get("/{country_code}/{party_id}/{token_uid}", **documented(Token))
 async def get_token(
     request: Request,
     ctx: ContextDep,
@@ -81,7 +81,7 @@ async def get_token(
     return respond(_dump(token))
 
 
-@router.put("/{country_code}/{party_id}/{token_uid}")
+@router.put("/{country_code}/{party_id}/{token_uid}", **documented(body=Token))
 async def put_token(
     request: Request,
     ctx: ContextDep,
@@ -98,7 +98,7 @@ async def put_token(
     return respond(http_status=201 if created else 200)
 
 
-@router.patch("/{country_code}/{party_id}/{token_uid}")
+@router.patch("/{country_code}/{party_id}/{token_uid}", **documented(body=TokenPatch))
 async def patch_token(
     request: Request,
     ctx: ContextDep,

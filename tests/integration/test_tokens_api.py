@@ -31,15 +31,19 @@ def a_token(uid: str = "04A1B2C3", **overrides: Any) -> dict[str, Any]:
     }
 
 
-async def test_the_version_details_list_tokens_as_receiver(running: Running, http):
-    """Partners find our Tokens receiver in the 2.2.1 version details."""
+async def test_the_version_details_and_openapi_list_the_tokens_receiver(running: Running, http):
+    """Partners find our Tokens receiver in the 2.2.1 version details; OpenAPI documents it."""
     endpoints = (await http.get("/ocpi/2.2.1")).json()["data"]["endpoints"]
+    paths = (await http.get("/openapi.json")).json()["paths"]
 
     assert {
         "identifier": "tokens",
         "role": "RECEIVER",
         "url": "http://localhost:8000/ocpi/2.2.1/tokens",
     } in endpoints
+    route = paths["/ocpi/2.2.1/tokens/{country_code}/{party_id}/{token_uid}"]
+    assert {"get", "put", "patch"} <= set(route)
+    assert "requestBody" in route["put"]
 
 
 async def test_a_put_token_is_created_then_replaced_and_read_back(running: Running, http):
