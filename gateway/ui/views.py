@@ -68,12 +68,16 @@ def charger_href(charger_id: str) -> str:
 
 
 def live_energy_wh(tx: Transaction) -> Decimal:
-    """Energy so far: the billed value once ended, else the last register minus the start."""
+    """Energy so far: the billed value once ended, else the highest register minus the start.
+
+    The highest, not the latest by timestamp: a charger with a wrong clock can date its
+    newest sample before older ones, and an import register only grows.
+    """
     if tx.ended:
         return tx.energy_wh
     points = plot.points(tx.samples, meter_start_wh=tx.meter_start_wh)
     energies = [p.energy_wh for p in points if p.energy_wh is not None]
-    return energies[-1] if energies else tx.energy_wh
+    return max(energies) if energies else tx.energy_wh
 
 
 def live_power_w(tx: Transaction) -> Decimal | None:
