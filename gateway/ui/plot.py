@@ -49,12 +49,23 @@ def register_wh(sample: MeterSample) -> Decimal | None:
     return _total(sample, Measurand.ENERGY_ACTIVE_IMPORT_REGISTER)
 
 
-def points(samples: Sequence[MeterSample], *, meter_start_wh: Decimal | None) -> list[Point]:
-    """Plot points in time order; energy counts from the start register (or first reading)."""
+def points(
+    samples: Sequence[MeterSample],
+    *,
+    meter_start_wh: Decimal | None,
+    started_at: datetime | None = None,
+) -> list[Point]:
+    """Plot points in time order; energy counts from the start register (or first reading).
+
+    With a start register and ``started_at`` the plot begins at the start, at 0 kWh.
+    """
     ordered = sorted(samples, key=lambda s: s.at)
     registers = [r for s in ordered if (r := register_wh(s)) is not None]
     base = meter_start_wh if meter_start_wh is not None else (registers[0] if registers else None)
     out = []
+    begins_before = bool(ordered) and started_at is not None and started_at < ordered[0].at
+    if meter_start_wh is not None and started_at is not None and begins_before:
+        out.append(Point(at=started_at, power_w=None, energy_wh=Decimal(0)))
     for sample in ordered:
         register = register_wh(sample)
         energy = None if register is None or base is None else max(Decimal(0), register - base)

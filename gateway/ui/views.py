@@ -434,13 +434,19 @@ def session(tx: Transaction, now: datetime) -> str:
         ("Stopped", when(tx.stopped_at)),
         ("Stop reason", esc(tx.stop_reason or "—")),
         ("Energy", esc(kwh(live_energy_wh(tx)))),
-        ("Meter start / stop", esc(f"{tx.meter_start_wh} / {tx.meter_stop_wh} Wh")),
+        ("Meter start / stop", esc(f"{_wh(tx.meter_start_wh)} / {_wh(tx.meter_stop_wh)}")),
         ("Samples", esc(len(tx.samples))),
         ("Flags", esc(", ".join(_flag_texts(tx)) or "—")),
     ]
     dl = "".join(f"<dt>{esc(k)}</dt><dd>{v}</dd>" for k, v in facts)
-    drawing = plot.svg(plot.points(tx.samples, meter_start_wh=tx.meter_start_wh))
+    drawing = plot.svg(
+        plot.points(tx.samples, meter_start_wh=tx.meter_start_wh, started_at=tx.started_at)
+    )
     return f'<dl class="facts">{dl}</dl><figure class="chart">{drawing}</figure>'
+
+
+def _wh(value: Decimal | None) -> str:
+    return "—" if value is None else f"{value} Wh"
 
 
 def cdrs(txs: Sequence[Transaction]) -> str:
