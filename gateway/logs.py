@@ -81,12 +81,21 @@ def formatter(fmt: str) -> logging.Formatter:
     return JsonFormatter() if fmt == "json" else KeyValueFormatter()
 
 
+#: Libraries whose chatter stays out of our logs, at any level. Access logs would print
+#: every partner request at INFO (ours are enough); websockets and httpcore at DEBUG
+#: print whole frames and requests, idTags and tokens included.
+LIBRARY_LEVELS = {
+    "uvicorn.access": logging.WARNING,
+    "websockets": logging.WARNING,
+    "httpcore": logging.WARNING,
+}
+
+
 def configure(level: str, fmt: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter(fmt))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # Access logs would print every partner request at INFO; ours are enough.
-    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
-    logging.getLogger("websockets").setLevel(logging.WARNING)
+    for name, library_level in LIBRARY_LEVELS.items():
+        logging.getLogger(name).setLevel(library_level)
