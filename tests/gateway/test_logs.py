@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
 import pytest
 
 from gateway import logs
 
 
-def record(msg: str, *, exc: bool = False, **values: object) -> logging.LogRecord:
+def record(msg: str, *, exc: bool = False, **values: Any) -> logging.LogRecord:
     rec = logging.LogRecord("gateway.test", logging.INFO, __file__, 1, msg, (), None)
     if exc:
         error = RuntimeError("boom")
@@ -54,8 +55,9 @@ def test_json_lines_carry_fields_as_top_level_keys():
 def test_secret_named_fields_are_redacted(name):
     """A value under a secret's name is never printed, in either format."""
     for fmt in ("keyvalue", "json"):
-        values: dict[str, object] = {name: "s3cret-value"}
-        line = logs.formatter(fmt).format(record("x", **values))
+        rec = record("x")
+        rec.__dict__.update(logs.fields(**{name: "s3cret-value"}))
+        line = logs.formatter(fmt).format(rec)
         assert "s3cret-value" not in line
         assert logs.REDACTED in line
 
