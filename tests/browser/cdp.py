@@ -12,7 +12,9 @@ import base64
 import contextlib
 import itertools
 import json
+import os
 import shutil
+import signal
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -133,7 +135,8 @@ def _write(path: Path, data: bytes) -> None:
 @contextlib.asynccontextmanager
 async def chromium(binary: str) -> AsyncIterator[Page]:
     """Start Chromium with a fresh profile; yield one page; always stop it again."""
-    with tempfile.TemporaryDirectory(prefix="chromium-") as profile:
+    # Chromium's helper processes may still touch the profile while they exit.
+    with tempfile.TemporaryDirectory(prefix="chromium-", ignore_cleanup_errors=True) as profile:
         proc = await asyncio.create_subprocess_exec(
             binary,
             *FLAGS,
@@ -141,6 +144,7 @@ async def chromium(binary: str) -> AsyncIterator[Page]:
             "about:blank",
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: stopped whole, helpers included
         )
         try:
             port_file = Path(profile) / "DevToolsActivePort"
@@ -173,10 +177,16 @@ async def chromium(binary: str) -> AsyncIterator[Page]:
                 finally:
                     await page.close()
         finally:
-            if proc.returncode is None:
-                proc.terminate()
-                try:
-                    await asyncio.wait_for(proc.wait(), 5)
-                except TimeoutError:
-                    proc.kill()
-                    await proc.wait()
+            await _stop(proc)
+
+
+async def _stop(proc: asyncio.subprocess.Process) -> None:
+    """Stop Chromium and every helper it started (they share its process group)."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        try:
+            await asyncio.wait_for(proc.wait(), 5)
+        except TimeoutError:
+            continue
+        return
