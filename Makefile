@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run fmt lint types arch pytest cov test bench clean
+.PHONY: install browser run fmt lint types arch pytest cov test bench clean
 
 # Reinstall only when the project's dependencies changed.
 $(VENV)/.installed: pyproject.toml
@@ -13,6 +13,15 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 install: $(VENV)/.installed
+
+# The page tests drive Debian's Chromium. Installed when missing and possible (root, a
+# reachable mirror); otherwise those tests skip and say why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+	      >/dev/null 2>&1 || echo "chromium could not be installed: browser tests will skip"; \
+	  else echo "chromium missing (needs root to install): browser tests will skip"; fi; }
 
 run: install
 	$(BIN)/gateway serve --config config.toml
@@ -29,7 +38,7 @@ types: install
 arch: install
 	$(BIN)/lint-imports
 
-pytest: install
+pytest: install browser
 	$(BIN)/coverage run -m pytest
 
 cov: install

@@ -16,26 +16,30 @@ import logging
 import signal
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import uvicorn
-from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from gateway import __version__
 from gateway.authorization import SiteAuthorizer
 from gateway.config import Settings
+from gateway.core.effects import Effect, TransactionChanged
 from gateway.domain.authorization import AuthDecision
 from gateway.domain.ids import ChargerId, EvseUid
 from gateway.domain.partners import PartyRole
 from gateway.domain.transactions import AuthToken
-from gateway.ports import Authorizer, Clock
+from gateway.metrics import CONTENT_TYPE, Metrics
+from gateway.monitoring import Monitor, NoDelivery
+from gateway.ports import Authorizer, Clock, DeliveryView
 from gateway.runtime import Runtime
 from gateway.scheduler import build_scheduler
 from gateway.storage.keys import TokenKeys
 from gateway.storage.partners import SqlPartners
 from gateway.storage.sql import SqlStore
 from gateway.storage.tokens import SqlTokens
+from gateway.ui import app as ui
+from gateway.ui.auth import LoginThrottle, Sessions, load_or_create_key
 from ocpi_bridge.api.app import create_app
 from ocpi_bridge.api.context import OcpiContext
 from ocpi_bridge.authorization import Owners, RoamingAuthorizer, RoamingTokenBook
@@ -139,6 +143,9 @@ class Gateway:
     def __init__(self, settings: Settings, *, clock: Clock = utc_now) -> None:
         self.settings = settings
         self.clock = clock
+        self.metrics = Metrics()
+        #: What operators and monitoring learn about partner delivery; the pusher replaces it.
+        self.delivery: DeliveryView = NoDelivery()
         self.store = SqlStore(
             settings.database_url(), busy_timeout_ms=settings.storage.busy_timeout_ms
         )
@@ -148,9 +155,17 @@ class Gateway:
             clock=clock,
             offline_grace=timedelta(seconds=settings.ocpp.offline_grace_s),
             known_chargers=[ChargerId(c.id) for c in settings.chargers],
+            metrics=self.metrics,
         )
+        self.runtime.on_effect(self._count)
         self.authorizer = DeferredAuthorizer(SiteAuthorizer(settings.authorization))
-        self.ocpp = OcppServer(settings, sink=self.runtime, authorizer=self.authorizer, clock=clock)
+        self.ocpp = OcppServer(
+            settings,
+            sink=self.runtime,
+            authorizer=self.authorizer,
+            clock=clock,
+            metrics=self.metrics,
+        )
         self.link = OcppLink(self.ocpp, default_timeout_s=settings.ocpp.call_timeout_s)
         self.scheduler = build_scheduler(
             self.runtime, offline_grace=timedelta(seconds=settings.ocpp.offline_grace_s)
@@ -205,7 +220,20 @@ class Gateway:
                 tokens=self.ocpi.tokens,
             )
         )
+        self.monitor = Monitor(
+            settings=self.settings,
+            store=self.store,
+            chargers=self.runtime,
+            connections=self.ocpp,
+            delivery=self.delivery,
+            partner_names=self._partner_names,
+            listening=lambda: self.ocpp.listening,
+            metrics=self.metrics,
+            clock=self.clock,
+        )
         self.app.add_api_route("/healthz", self._healthz, methods=["GET"], include_in_schema=False)
+        self.app.add_api_route("/metrics", self._metrics, methods=["GET"], include_in_schema=False)
+        await self._install_ui(self.app, self.ocpi)
         config = uvicorn.Config(
             self.app,
             host=self.settings.http.host,
@@ -262,21 +290,46 @@ class Gateway:
         if self.ocpi is not None:
             await self.ocpi.puller.pull_due()
 
-    async def _healthz(self) -> JSONResponse:
-        checks: dict[str, Any] = {}
-        try:
-            await asyncio.to_thread(self.store.ping)
-            checks["store"] = "ok"
-        except Exception as exc:  # any failure at all means the store is unhealthy
-            checks["store"] = f"failing: {type(exc).__name__}"
-        checks["ocpp_listener"] = "ok" if self.ocpp.listening else "down"
-        checks["http_listener"] = "ok"
-        checks["chargers_connected"] = len(self.ocpp.connections)
-        healthy = checks["store"] == "ok" and checks["ocpp_listener"] == "ok"
-        return JSONResponse(
-            {"status": "ok" if healthy else "degraded", "version": __version__, "checks": checks},
-            status_code=200 if healthy else 503,
+    async def _install_ui(self, app: FastAPI, ocpi: OcpiPlatform) -> None:
+        cfg = self.settings.operator_ui
+        sessions = None
+        if cfg.password_hash is not None:
+            key = await asyncio.to_thread(load_or_create_key, self.settings.ui_key_path())
+            sessions = Sessions(key, cfg)
+        else:
+            log.warning("operator pages closed: no [operator_ui] password_hash in the config")
+        ui.install(
+            app,
+            ui.UiContext(
+                settings=self.settings,
+                store=self.store,
+                chargers=self.runtime,
+                connections=self.ocpp,
+                link=self.link,
+                partners=ocpi.partners,
+                delivery=self.delivery,
+                clock=self.clock,
+                sessions=sessions,
+                throttle=LoginThrottle(base_delay_s=cfg.login_delay_s),
+            ),
         )
+
+    def _count(self, effect: Effect) -> None:
+        if isinstance(effect, TransactionChanged) and effect.transaction.ended:
+            self.metrics.transactions_completed.inc()
+
+    def _partner_names(self) -> list[str]:
+        registered = [] if self.ocpi is None else [p.name for p in self.ocpi.partners.partners()]
+        return [*registered, *(s.name for s in self.settings.ocpi.static_partners)]
+
+    async def _healthz(self) -> JSONResponse:
+        health = await self.monitor.health()
+        return JSONResponse(health.document(), status_code=200 if health.healthy else 503)
+
+    async def _metrics(self, request: Request) -> Response:
+        if not self.monitor.may_scrape(request.client.host if request.client else None):
+            return PlainTextResponse("forbidden\n", status_code=403)
+        return Response(await self.monitor.scrape(), media_type=CONTENT_TYPE)
 
 
 async def serve(settings: Settings) -> None:

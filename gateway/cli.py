@@ -1,4 +1,4 @@
-"""The ``gateway`` command: serve, check-config, chargers hash-password, partners ...."""
+"""The ``gateway`` command: serve, check-config, chargers/ui hash-password, partners ...."""
 
 from __future__ import annotations
 
@@ -47,6 +47,13 @@ def _parser() -> argparse.ArgumentParser:
         help="hash a charger password (AuthorizationKey) for config.toml's password_hash",
     )
     hp.add_argument("--stdin", action="store_true", help="read the password from standard input")
+    ui = commands.add_parser("ui", help="the operator web pages")
+    ui_commands = ui.add_subparsers(dest="ui_command", required=True)
+    uhp = ui_commands.add_parser(
+        "hash-password",
+        help="hash the operator's password for config.toml's [operator_ui] password_hash",
+    )
+    uhp.add_argument("--stdin", action="store_true", help="read the password from standard input")
     _partner_commands(commands, with_config)
     return parser
 
@@ -95,6 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "chargers":
         return _hash_password(read_stdin=args.stdin)
+    if args.command == "ui":
+        return _hash_operator_password(read_stdin=args.stdin)
     path = args.config or default_config_path()
     try:
         settings = load_settings(path)
@@ -116,10 +125,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.configure(settings.logging.level, settings.logging.format)
     from gateway.storage.keys import KeyFileError
     from gateway.storage.sql import StoreError
+    from gateway.ui.auth import KeyFileError as SessionKeyError
 
     try:
         asyncio.run(serve(settings))
-    except (OSError, StoreError, KeyFileError) as exc:
+    except (OSError, StoreError, KeyFileError, SessionKeyError) as exc:
         sys.stderr.write(f"cannot start: {exc}\n")
         return 1
     return 0
@@ -134,6 +144,27 @@ def _hash_password(*, read_stdin: bool) -> int:
     if not 16 <= len(password) <= 40:
         sys.stderr.write("a charger password must be 16 to 40 characters long\n")
         return 2
+    sys.stdout.write(f'password_hash = "{hash_password(password)}"\n')
+    return 0
+
+
+#: The operator password guards commands to every charger: long enough to resist guessing
+#: even when the login page is reachable from the internet.
+OPERATOR_PASSWORD_MIN = 12
+
+
+def _hash_operator_password(*, read_stdin: bool) -> int:
+    if read_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("operator password: ")
+        if getpass.getpass("again: ") != password:
+            sys.stderr.write("the two passwords differ\n")
+            return 2
+    if len(password) < OPERATOR_PASSWORD_MIN:
+        sys.stderr.write(f"use at least {OPERATOR_PASSWORD_MIN} characters\n")
+        return 2
+    sys.stdout.write("# in the [operator_ui] table of config.toml:\n")
     sys.stdout.write(f'password_hash = "{hash_password(password)}"\n')
     return 0
 

@@ -211,6 +211,57 @@ class AuthorizationSettings(_Frozen):
     local_list_max_entries: Annotated[int, Field(ge=0, le=100_000)] = 1000
 
 
+class OperatorUiSettings(_Frozen):
+    """The operator's web pages under ``/`` on the HTTP port, behind one login.
+
+    Without ``password_hash`` the pages only say how to set one up and show no data.
+    """
+
+    username: Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{1,64}$")] = "operator"
+    password_hash: str | None = None
+    session_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 12.0
+    #: After three failed logins from one address, each further attempt waits this long,
+    #: doubling up to 30 s, whether or not it succeeds.
+    login_delay_s: Annotated[float, Field(ge=0, le=30)] = 1.0
+    #: How long the pages wait for a charger to answer a command button.
+    command_timeout_s: Annotated[float, Field(gt=0, le=120)] = 15.0
+
+    @model_validator(mode="after")
+    def _hash_format(self) -> Self:
+        if self.password_hash is not None and not self.password_hash.startswith("scrypt$"):
+            raise ValueError("password_hash must come from `gateway ui hash-password`")
+        return self
+
+
+IpNetworkStr = Annotated[str, StringConstraints(pattern=r"^[0-9A-Fa-f.:]+(/[0-9]{1,3})?$")]
+
+
+class MonitoringSettings(_Frozen):
+    """What ``/metrics`` and ``/healthz`` report, and to whom."""
+
+    #: ``/healthz`` answers 503 once the oldest undelivered change to a partner is older.
+    backlog_max_age_s: Annotated[int, Field(ge=1)] = 900
+    #: Addresses allowed to read ``/metrics`` (loopback and the private ranges by default):
+    #: the HTTP port also faces roaming partners, who have no business reading it.
+    metrics_allow: tuple[IpNetworkStr, ...] = (
+        "127.0.0.0/8",
+        "::1/128",
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "fc00::/7",
+    )
+
+    @model_validator(mode="after")
+    def _networks(self) -> Self:
+        for net in self.metrics_allow:
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"metrics_allow: {exc}") from None
+        return self
+
+
 class LoggingSettings(_Frozen):
     """Log format and level; journald reads key=value lines well."""
 
@@ -431,6 +482,8 @@ class Settings(_Frozen):
     storage: StorageSettings = StorageSettings()
     ocpi: OcpiSettings = OcpiSettings()
     logging: LoggingSettings = LoggingSettings()
+    operator_ui: OperatorUiSettings = OperatorUiSettings()
+    monitoring: MonitoringSettings = MonitoringSettings()
     authorization: AuthorizationSettings = AuthorizationSettings()
     chargers: tuple[ChargerSettings, ...] = ()
     locations: tuple[LocationSettings, ...] = ()
@@ -491,6 +544,10 @@ class Settings(_Frozen):
     def secret_key_path(self) -> Path:
         """Where the OCPI token key lives (see ``ocpi.secret_key_file``)."""
         return self.ocpi.secret_key_file or self.storage.data_dir / "ocpi.key"
+
+    def ui_key_path(self) -> Path:
+        """The key that signs operator UI session cookies (created on first start)."""
+        return self.storage.data_dir / "ui.key"
 
     def database_url(self) -> str:
         if self.storage.database_url:

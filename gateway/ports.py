@@ -107,3 +107,70 @@ class EventSink(Protocol):
     def evse_for(self, charger_id: ChargerId, connector: ConnectorRef | None) -> EvseUid | None:
         """The published EVSE a charger connector belongs to, if any."""
         ...
+
+
+# --- read side for operators and monitoring -----------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessageRecord:
+    """One OCPP message as the operator sees it: never its payload (tokens live there).
+
+    ``direction`` is ``"in"`` for the charger's CALLs and ``"out"`` for ours; ``outcome``
+    is ``"ok"``, ``"timeout"``, ``"repeat"`` (a retransmission answered again) or the
+    CALLERROR code.
+    """
+
+    at: datetime
+    direction: str
+    message_id: str
+    action: str
+    outcome: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LiveConnection:
+    """A charger's websocket as it is now."""
+
+    charger_id: ChargerId
+    protocol: str
+    connected_at: datetime
+    last_message_at: datetime | None
+    known: bool = True  # False for a charger accepted only because commissioning is on
+
+
+class ConnectionsView(Protocol):
+    """Which chargers are connected now, and what each said lately (in memory only)."""
+
+    def live(self) -> Mapping[ChargerId, LiveConnection]: ...
+
+    def recent_messages(self, charger_id: ChargerId) -> Sequence[MessageRecord]:
+        """The last few messages of one charger, oldest first; kept across reconnects."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PartnerDelivery:
+    """How delivery to one partner is going, as the pusher knows it.
+
+    ``backlog`` counts changes waiting for the partner; ``oldest_pending_at`` is when the
+    oldest of them happened (``None`` with an empty backlog).
+    """
+
+    partner: str
+    last_success_at: datetime | None = None
+    backlog: int = 0
+    oldest_pending_at: datetime | None = None
+    last_error: str | None = None
+
+
+class DeliveryView(Protocol):
+    """The pusher's account of each partner, and a way to make it try again now."""
+
+    def delivery(self) -> Mapping[str, PartnerDelivery]:
+        """By partner name; a partner missing here has had nothing to deliver."""
+        ...
+
+    async def retry_now(self, partner: str) -> str:
+        """Start delivering ``partner``'s backlog at once; a sentence for the operator."""
+        ...

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -27,6 +28,7 @@ from gateway.domain.transactions import (
     TransactionEvent,
     TransactionStarted,
 )
+from gateway.metrics import Metrics
 from gateway.ports import Change, Clock, CommitFailedError, StateStore
 
 log = logging.getLogger(__name__)
@@ -47,9 +49,12 @@ class _Pending:
 class GroupCommitter:
     """Batches changes from many chargers into one store transaction at a time."""
 
-    def __init__(self, store: StateStore, *, max_batch: int = 512) -> None:
+    def __init__(
+        self, store: StateStore, *, max_batch: int = 512, metrics: Metrics | None = None
+    ) -> None:
         self._store = store
         self._max_batch = max_batch
+        self._metrics = metrics or Metrics()
         self._queue: list[_Pending] = []
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -85,9 +90,11 @@ class GroupCommitter:
                 return
 
     async def _write(self, batch: list[_Pending]) -> None:
+        started = time.perf_counter()
         try:
             await asyncio.to_thread(self._store.commit, [p.change for p in batch])
         except Exception:
+            self._metrics.commit_failures.inc()
             if len(batch) == 1:
                 log.exception("commit failed for charger %s", batch[0].change.charger_id)
                 _settle(batch[0], CommitFailedError("the store rejected the change"))
@@ -96,6 +103,7 @@ class GroupCommitter:
             for pending in batch:
                 await self._write([pending])
             return
+        self._metrics.committed(time.perf_counter() - started)
         self.batches += 1
         for pending in batch:
             _settle(pending, None)
@@ -121,6 +129,7 @@ class Runtime:
         clock: Clock,
         offline_grace: timedelta,
         known_chargers: Iterable[ChargerId] = (),
+        metrics: Metrics | None = None,
     ) -> None:
         self._store = store
         self._topology = topology
@@ -129,7 +138,7 @@ class Runtime:
         self._known = tuple(known_chargers)
         self._states: dict[ChargerId, ChargerState] = {}
         self._locks: dict[ChargerId, asyncio.Lock] = {}
-        self._committer = GroupCommitter(store)
+        self._committer = GroupCommitter(store, metrics=metrics)
         self._listeners: list[EffectListener] = []
 
     # --- lifecycle ---------------------------------------------------------------
@@ -158,6 +167,10 @@ class Runtime:
 
     def state(self, charger_id: ChargerId) -> ChargerState:
         return self._states.get(charger_id) or ChargerState(charger_id=charger_id)
+
+    def states(self) -> dict[ChargerId, ChargerState]:
+        """Every charger's committed state: the configured ones and any other seen."""
+        return {cid: self.state(cid) for cid in (*self._known, *self._states)}
 
     def evse_for(self, charger_id: ChargerId, connector: ConnectorRef | None) -> EvseUid | None:
         if connector is None:

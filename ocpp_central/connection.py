@@ -11,16 +11,20 @@ arrive.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import time
 import uuid
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import Any
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from gateway.ports import CommitFailedError
+from gateway.logs import fields
+from gateway.metrics import Metrics
+from gateway.ports import CommitFailedError, MessageRecord
 from ocpp_central.handlers import HANDLERS, ChargerSession
 from ocpp_central.translate import rpc
 from ocpp_central.translate.rpc import ErrorCode
@@ -54,16 +58,33 @@ class CallTimedOut:
 
 Reply = rpc.CallResult | rpc.CallError | CallTimedOut
 
+#: How many recent messages of each charger the operator pages can show.
+JOURNAL_SIZE = 50
+Journal = deque[MessageRecord]
+
+
+def new_journal() -> Journal:
+    return deque(maxlen=JOURNAL_SIZE)
+
 
 class ChargerConnection:
     """Runs the receive loop of one charger's websocket and its outbound CALLs."""
 
     def __init__(
-        self, ws: ServerConnection, session: ChargerSession, validators: Validators
+        self,
+        ws: ServerConnection,
+        session: ChargerSession,
+        validators: Validators,
+        *,
+        journal: Journal | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.ws = ws
         self.session = session
         self._validators = validators
+        self.journal = journal if journal is not None else new_journal()
+        self._metrics = metrics or Metrics()
+        self.connected_at = session.clock()
         self._handlers = HANDLERS[session.version]
         self._answered: OrderedDict[str, str] = OrderedDict()
         self._pending: dict[str, tuple[str, asyncio.Future[Reply]]] = {}
@@ -112,24 +133,62 @@ class ChargerConnection:
                 log.info("frame ignored charger=%s type=%s", self.session.charger_id, type(frame))
 
     async def _on_call(self, call: rpc.Call) -> None:
+        started = time.perf_counter()
+        action = self._action_label(call.action)
         cached = self._answered.get(call.message_id)
         if cached is not None:
             # A repeated message id is a retransmission: answer it again, do not redo it.
             await self._send(cached)
+            self._record("in", call.message_id, action, "repeat", started)
             return
         reply = await self._answer(call)
         self._answered[call.message_id] = reply
         if len(self._answered) > _REPLAY_MEMORY:
             self._answered.popitem(last=False)
         await self._send(reply)
+        self._record("in", call.message_id, action, _outcome_of(reply), started)
+
+    def _action_label(self, action: str) -> str:
+        # Whatever a charger invents must not become a new metric series or a log novel.
+        return action if self._validators.knows(action) else "unknown"
+
+    def _record(
+        self, direction: str, message_id: str, action: str, outcome: str, started: float
+    ) -> None:
+        elapsed = time.perf_counter() - started
+        self.journal.append(
+            MessageRecord(
+                at=self.session.clock(),
+                direction=direction,
+                message_id=message_id[:36],
+                action=action,
+                outcome=outcome,
+            )
+        )
+        self._metrics.ocpp_message(direction, action, outcome)
+        if direction == "in":
+            self._metrics.ocpp_answered(action, elapsed)
+        log.debug(
+            "ocpp %s",
+            "answered" if direction == "in" else "call answered",
+            extra=fields(
+                charger=self.session.charger_id,
+                message_id=message_id[:36],
+                action=action,
+                outcome=outcome,
+                ms=round(elapsed * 1000, 1),
+            ),
+        )
 
     async def _answer(self, call: rpc.Call) -> str:
         version, action = self.version, call.action
         log.debug(
-            "ocpp in charger=%s message_id=%s action=%s",
-            self.session.charger_id,
-            call.message_id,
-            action,
+            "ocpp in",
+            extra=fields(
+                charger=self.session.charger_id,
+                message_id=call.message_id[:36],
+                action=self._action_label(action),
+            ),
         )
         if not self._validators.knows(action):
             return rpc.encode_error(
@@ -183,14 +242,22 @@ class ChargerConnection:
             message_id = str(uuid.uuid4())
             fut: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
             self._pending[message_id] = (action, fut)
+            started = time.perf_counter()
+            reply: Reply = CallTimedOut(action)
+            log.debug(
+                "ocpp out",
+                extra=fields(charger=self.session.charger_id, message_id=message_id, action=action),
+            )
             try:
                 await self._send(rpc.encode_call(message_id, action, payload))
                 async with asyncio.timeout(timeout_s):
-                    return await fut
+                    reply = await fut
             except TimeoutError:
-                return CallTimedOut(action)
+                pass
             finally:
                 self._pending.pop(message_id, None)
+                self._record("out", message_id, action, _reply_outcome(reply), started)
+            return reply
 
     async def _send(self, text: str) -> None:
         try:
@@ -200,3 +267,24 @@ class ChargerConnection:
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         await self.ws.close(code, reason)
+
+
+def _outcome_of(encoded_reply: str) -> str:
+    """``ok`` for a CALLRESULT, else the CALLERROR code (of the frame we just encoded)."""
+    if encoded_reply.startswith("[3,"):
+        return "ok"
+    try:
+        code = json.loads(encoded_reply)[2]
+    except (ValueError, IndexError, TypeError):
+        return "error"
+    return code if isinstance(code, str) else "error"
+
+
+def _reply_outcome(reply: Reply) -> str:
+    match reply:
+        case CallTimedOut():
+            return "timeout"
+        case rpc.CallError():
+            # The charger's own spelling could be anything: only known codes become labels.
+            return reply.error_code.value if reply.error_code is not None else "other"
+    return "ok"

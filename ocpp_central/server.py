@@ -22,7 +22,7 @@ import http
 import logging
 import ssl
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -34,9 +34,17 @@ from websockets.typing import Subprotocol
 from gateway.config import CHARGER_ID_RE, ChargerSettings, OcppVersion as ConfigVersion, Settings
 from gateway.domain.events import ChargerConnected, ChargerDisconnected
 from gateway.domain.ids import ChargerId
+from gateway.metrics import Metrics
 from gateway.passwords import verify_password
-from gateway.ports import Authorizer, Clock, CommitFailedError, EventSink
-from ocpp_central.connection import ChargerConnection
+from gateway.ports import (
+    Authorizer,
+    Clock,
+    CommitFailedError,
+    EventSink,
+    LiveConnection,
+    MessageRecord,
+)
+from ocpp_central.connection import ChargerConnection, Journal, new_journal
 from ocpp_central.handlers import BOOT_STATUS, HANDLERS, ChargerSession
 from ocpp_central.tls import channel_refusal, security_log, server_context
 from ocpp_central.translate.rpc import OcppVersion
@@ -86,9 +94,18 @@ class OcppServer:
     """Accepts chargers, keeps one live connection per identity, feeds events to the sink."""
 
     def __init__(
-        self, settings: Settings, *, sink: EventSink, authorizer: Authorizer, clock: Clock
+        self,
+        settings: Settings,
+        *,
+        sink: EventSink,
+        authorizer: Authorizer,
+        clock: Clock,
+        metrics: Metrics | None = None,
     ) -> None:
         self._settings = settings
+        self._metrics = metrics or Metrics()
+        # Recent messages per charger, kept across reconnects for the operator pages.
+        self._journals: dict[ChargerId, Journal] = {}
         self._sink = sink
         self._authorizer = authorizer
         self._clock = clock
@@ -128,6 +145,23 @@ class OcppServer:
 
     def validators(self, version: OcppVersion) -> Validators:
         return self._validators[version]
+
+    # --- ConnectionsView -------------------------------------------------------------
+
+    def live(self) -> Mapping[ChargerId, LiveConnection]:
+        return {
+            charger_id: LiveConnection(
+                charger_id=charger_id,
+                protocol=conn.version.value,
+                connected_at=conn.connected_at,
+                last_message_at=conn.session.last_message_at,
+                known=conn.session.settings is not None,
+            )
+            for charger_id, conn in list(self.connections.items())
+        }
+
+    def recent_messages(self, charger_id: ChargerId) -> Sequence[MessageRecord]:
+        return tuple(self._journals.get(charger_id, ()))
 
     def _warm(self) -> None:
         for version, validators in self._validators.items():
@@ -288,7 +322,12 @@ class OcppServer:
             if settings is None or settings.boot == "accept"
             else BOOT_STATUS[settings.boot],
         )
-        connection = ChargerConnection(ws, session, self._validators[version])
+        journal = self._journals.get(charger_id)
+        if journal is None:
+            journal = self._journals[charger_id] = new_journal()
+        connection = ChargerConnection(
+            ws, session, self._validators[version], journal=journal, metrics=self._metrics
+        )
         previous = self.connections.get(charger_id)
         self.connections[charger_id] = connection
         if previous is not None:

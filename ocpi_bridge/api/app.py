@@ -13,6 +13,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.logs import fields
 from ocpi_bridge.api import credentials, envelope, locations, tokens, versions
 from ocpi_bridge.api.context import OcpiContext
 from ocpi_bridge.status import OcpiError, OcpiStatus
@@ -99,12 +100,15 @@ class OcpiHeaders:
             )
             await response(scope, receive, send_with_headers)
         finally:
+            ocpi = scope["path"].startswith("/ocpi/")
             log.debug(
-                "ocpi %s %s -> %d party=%s request_id=%s correlation_id=%s",
-                scope["method"],
-                scope["path"],
-                status,
-                state.get("caller_name", "-"),
-                ids["X-Request-ID"],
-                ids["X-Correlation-ID"],
+                "ocpi call" if ocpi else "http request",
+                extra=fields(
+                    method=scope["method"],
+                    path=scope["path"][:200],
+                    status=status,
+                    partner=state.get("caller_name", "-"),
+                    request_id=ids["X-Request-ID"],
+                    correlation_id=ids["X-Correlation-ID"],
+                ),
             )

@@ -170,7 +170,7 @@ async def test_ocpi_without_a_token_is_401_in_an_envelope(running: Running):
 
 
 async def test_health_reports_the_store_and_both_listeners(running: Running):
-    """GET /healthz says whether the store answers and both listeners are up."""
+    """GET /healthz says whether the store answers, both listeners are up, backlogs are fresh."""
     async with httpx.AsyncClient(base_url=running.http_url) as client:
         r = await client.get("/healthz")
     assert r.status_code == 200
@@ -179,6 +179,7 @@ async def test_health_reports_the_store_and_both_listeners(running: Running):
         "ocpp_listener": "ok",
         "http_listener": "ok",
         "chargers_connected": 0,
+        "backlog": "ok",
     }
 
 

@@ -1,0 +1,1 @@
+"""Adapter: the operator's web pages (live board, chargers, sessions, CDRs, partners)."""
