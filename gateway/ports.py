@@ -45,6 +45,8 @@ class Change:
     state: ChargerState
     effects: tuple[Effect, ...]
     at: datetime
+    state_changed: bool = True  # False: only effects to record (e.g. samples appended)
+    issued_tx_id: int | None = None  # an OCPP 1.6 transactionId handed out by this change
 
 
 class StateStore(Protocol):
@@ -54,7 +56,9 @@ class StateStore(Protocol):
 
     def commit(self, batch: Sequence[Change]) -> None: ...
 
-    def next_transaction_id(self) -> int: ...
+    def last_transaction_id(self) -> int:
+        """The highest OCPP 1.6 transactionId ever issued (0 for a new database)."""
+        ...
 
     def find_transaction(
         self, charger_id: str, *, tx_id: str | None = None, start_key: str | None = None

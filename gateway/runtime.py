@@ -137,6 +137,7 @@ class Runtime:
         self._grace = offline_grace
         self._known = tuple(known_chargers)
         self._states: dict[ChargerId, ChargerState] = {}
+        self._last_tx_id = 0
         self._locks: dict[ChargerId, asyncio.Lock] = {}
         self._committer = GroupCommitter(store, metrics=metrics)
         self._listeners: list[EffectListener] = []
@@ -146,6 +147,7 @@ class Runtime:
     async def start(self) -> None:
         """Load state and reconcile it with the configuration and with the restart itself."""
         self._states = await asyncio.to_thread(self._store.load_chargers)
+        self._last_tx_id = await asyncio.to_thread(self._store.last_transaction_id)
         self._committer.start()
         now = self._clock()
         for charger_id in {*self._known, *self._states}:
@@ -196,10 +198,15 @@ class Runtime:
                     )
                 if existing is not None:
                     return existing
+            issued = None
             if not event.tx_id:
-                issued = await asyncio.to_thread(self._store.next_transaction_id)
+                # Issued in memory and stored with the transaction in the same commit: the
+                # charger hears the id only after that commit, so a crash before it loses
+                # nothing, and no second database round trip is needed per start.
+                self._last_tx_id += 1
+                issued = self._last_tx_id
                 event = replace(event, tx_id=str(issued))
-            await self._apply(charger_id, state, event, self._clock())
+            await self._apply(charger_id, state, event, self._clock(), issued=issued)
             started = self.state(charger_id).transactions.get(event.tx_id)
             if started is not None:
                 return started
@@ -231,16 +238,26 @@ class Runtime:
         state: ChargerState,
         event: ChargerEvent | TransactionEvent | MeterValuesReported | None,
         now: datetime,
+        *,
+        issued: int | None = None,
     ) -> None:
         bindings = self._topology.of_charger(charger_id)
         if event is None:
             result = refresh(state, bindings=bindings, now=now)
         else:
             result = step(state, event, bindings=bindings, now=now)
-        if result.state == state and not result.effects:
+        state_changed = result.state != state
+        if not state_changed and not result.effects:
             return
         await self._committer.commit(
-            Change(charger_id=charger_id, state=result.state, effects=result.effects, at=now)
+            Change(
+                charger_id=charger_id,
+                state=result.state,
+                effects=result.effects,
+                at=now,
+                state_changed=state_changed,
+                issued_tx_id=issued,
+            )
         )
         self._states[charger_id] = result.state
         for effect in result.effects:

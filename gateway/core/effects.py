@@ -31,6 +31,7 @@ class TransactionChanged:
     transaction: Transaction
     new_samples: tuple[MeterSample, ...] = ()
     problems: tuple[MeterProblem, ...] = ()
+    record_changed: bool = True  # False: only samples were added (nothing else to rewrite)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

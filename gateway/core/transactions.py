@@ -174,8 +174,15 @@ def _store(
     new_state = replace(
         state, transactions=MappingProxyType(open_txs), recently_ended=recently_ended
     )
+    before = state.transactions.get(tx.tx_id)
     return new_state, (
-        TransactionChanged(transaction=tx, new_samples=new_samples, problems=event.problems),
+        TransactionChanged(
+            transaction=tx,
+            new_samples=new_samples,
+            problems=event.problems,
+            # Equality ignores samples: most meter values only add samples to a record.
+            record_changed=before is None or before != tx,
+        ),
     )
 
 

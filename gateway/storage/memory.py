@@ -44,6 +44,8 @@ class MemoryStore:
             raise OSError("simulated storage failure")
         for change in batch:
             self.chargers[change.charger_id] = change.state
+            if change.issued_tx_id is not None:
+                self._sequence = max(self._sequence, change.issued_tx_id)
             for effect in change.effects:
                 if isinstance(effect, EvseChanged):
                     self.evses[effect.uid] = PublishedEvse(
@@ -63,8 +65,7 @@ class MemoryStore:
                     self.notes.append(effect)
         self.commits += 1
 
-    def next_transaction_id(self) -> int:
-        self._sequence += 1
+    def last_transaction_id(self) -> int:
         return self._sequence
 
     def find_transaction(

@@ -192,17 +192,12 @@ class SqlStore:
         ).scalars()
         return tuple(codec.sample_in(json.loads(doc)) for doc in rows)
 
-    def next_transaction_id(self) -> int:
-        """The next OCPP 1.6 transactionId; committed at once, so never handed out twice."""
-        with self.engine.begin() as conn:
-            conn.execute(self._insert_ignore(SEQUENCE, ["name"]), {"name": TX_SEQUENCE, "value": 0})
+    def last_transaction_id(self) -> int:
+        with self.engine.connect() as conn:
             value = conn.execute(
-                SEQUENCE.update()
-                .where(SEQUENCE.c.name == TX_SEQUENCE)
-                .values(value=SEQUENCE.c.value + 1)
-                .returning(SEQUENCE.c.value)
-            ).scalar_one()
-        return int(value)
+                select(SEQUENCE.c.value).where(SEQUENCE.c.name == TX_SEQUENCE)
+            ).scalar()
+        return 0 if value is None else int(value)
 
     def find_transaction(
         self, charger_id: str, *, tx_id: str | None = None, start_key: str | None = None
@@ -250,18 +245,27 @@ class SqlStore:
 
     def commit(self, batch: Sequence[Change]) -> None:
         with self.engine.begin() as conn:
+            # One statement for every charger document of the batch (executemany).
+            documents = {
+                c.charger_id: {
+                    "id": c.charger_id,
+                    "state": codec.dump_state(c.state),
+                    "updated_at": c.at,
+                }
+                for c in batch
+                if c.state_changed
+            }
+            if documents:
+                conn.execute(self._upsert(CHARGER, ["id"]), list(documents.values()))
             for change in batch:
                 self._write(conn, change)
+            issued = [c.issued_tx_id for c in batch if c.issued_tx_id is not None]
+            if issued:
+                conn.execute(
+                    self._upsert(SEQUENCE, ["name"]), {"name": TX_SEQUENCE, "value": max(issued)}
+                )
 
     def _write(self, conn: Connection, change: Change) -> None:
-        conn.execute(
-            self._upsert(CHARGER, ["id"]),
-            {
-                "id": change.charger_id,
-                "state": codec.dump_state(change.state),
-                "updated_at": change.at,
-            },
-        )
         for effect in change.effects:
             if isinstance(effect, TransactionChanged):
                 self._write_transaction(conn, effect, change.at)
@@ -311,26 +315,27 @@ class SqlStore:
         self, conn: Connection, effect: TransactionChanged, at: datetime
     ) -> None:
         tx = effect.transaction
-        values = {
-            "charger_id": tx.charger_id,
-            "tx_id": tx.tx_id,
-            "start_key": tx.start_key,
-            "evse_uid": tx.evse_uid,
-            "status": tx.status.value,
-            "started_at": tx.started_at,
-            "stopped_at": tx.stopped_at,
-            "doc": codec.dumps(codec.transaction_out(tx)),
-            "updated_at": at,
-        }
-        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
-        stmt = dialect.insert(TRANSACTION)
-        # An ended transaction never changes (R-OCPP-TX-3): the update is conditional.
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["charger_id", "tx_id"],
-            set_={k: stmt.excluded[k] for k in values if k not in ("charger_id", "tx_id")},
-            where=TRANSACTION.c.status != TransactionStatus.COMPLETED.value,
-        )
-        conn.execute(stmt, values)
+        if effect.record_changed:
+            values = {
+                "charger_id": tx.charger_id,
+                "tx_id": tx.tx_id,
+                "start_key": tx.start_key,
+                "evse_uid": tx.evse_uid,
+                "status": tx.status.value,
+                "started_at": tx.started_at,
+                "stopped_at": tx.stopped_at,
+                "doc": codec.dumps(codec.transaction_out(tx)),
+                "updated_at": at,
+            }
+            dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+            stmt = dialect.insert(TRANSACTION)
+            # An ended transaction never changes (R-OCPP-TX-3): the update is conditional.
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["charger_id", "tx_id"],
+                set_={k: stmt.excluded[k] for k in values if k not in ("charger_id", "tx_id")},
+                where=TRANSACTION.c.status != TransactionStatus.COMPLETED.value,
+            )
+            conn.execute(stmt, values)
         self._write_samples(conn, tx.charger_id, tx.tx_id, effect.new_samples)
         self._write_problems(conn, tx.charger_id, effect.problems, at)
         if tx.ended:
