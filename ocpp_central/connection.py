@@ -168,28 +168,30 @@ class ChargerConnection:
         self._metrics.ocpp_message(direction, action, outcome)
         if direction == "in":
             self._metrics.ocpp_answered(action, elapsed)
-        log.debug(
-            "ocpp %s",
-            "answered" if direction == "in" else "call answered",
-            extra=fields(
-                charger=self.session.charger_id,
-                message_id=message_id[:36],
-                action=action,
-                outcome=outcome,
-                ms=round(elapsed * 1000, 1),
-            ),
-        )
+        if log.isEnabledFor(logging.DEBUG):  # building the fields costs
+            log.debug(
+                "ocpp %s",
+                "answered" if direction == "in" else "call answered",
+                extra=fields(
+                    charger=self.session.charger_id,
+                    message_id=message_id[:36],
+                    action=action,
+                    outcome=outcome,
+                    ms=round(elapsed * 1000, 1),
+                ),
+            )
 
     async def _answer(self, call: rpc.Call) -> str:
         version, action = self.version, call.action
-        log.debug(
-            "ocpp in",
-            extra=fields(
-                charger=self.session.charger_id,
-                message_id=call.message_id[:36],
-                action=self._action_label(action),
-            ),
-        )
+        if log.isEnabledFor(logging.DEBUG):  # building the fields costs
+            log.debug(
+                "ocpp in",
+                extra=fields(
+                    charger=self.session.charger_id,
+                    message_id=call.message_id[:36],
+                    action=self._action_label(action),
+                ),
+            )
         if not self._validators.knows(action):
             return rpc.encode_error(
                 version, call.message_id, ErrorCode.NOT_IMPLEMENTED, f"unknown action {action!r}"
@@ -244,10 +246,13 @@ class ChargerConnection:
             self._pending[message_id] = (action, fut)
             started = time.perf_counter()
             reply: Reply = CallTimedOut(action)
-            log.debug(
-                "ocpp out",
-                extra=fields(charger=self.session.charger_id, message_id=message_id, action=action),
-            )
+            if log.isEnabledFor(logging.DEBUG):  # building the fields costs
+                log.debug(
+                    "ocpp out",
+                    extra=fields(
+                        charger=self.session.charger_id, message_id=message_id, action=action
+                    ),
+                )
             try:
                 await self._send(rpc.encode_call(message_id, action, payload))
                 async with asyncio.timeout(timeout_s):

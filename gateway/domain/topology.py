@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -40,14 +41,21 @@ class EvseBinding:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)  # no slots: the per-charger index is cached on the instance
 class Topology:
     """All EVSE bindings of the site, indexed for the lookups the core needs."""
 
     evses: tuple[EvseBinding, ...]
 
     def of_charger(self, charger_id: ChargerId) -> tuple[EvseBinding, ...]:
-        return tuple(e for e in self.evses if e.charger_id == charger_id)
+        return self._by_charger.get(charger_id, ())
+
+    @functools.cached_property
+    def _by_charger(self) -> dict[ChargerId, tuple[EvseBinding, ...]]:
+        index: dict[ChargerId, list[EvseBinding]] = {}
+        for e in self.evses:
+            index.setdefault(e.charger_id, []).append(e)
+        return {cid: tuple(bindings) for cid, bindings in index.items()}
 
     def serving(self, charger_id: ChargerId, ref: ConnectorRef) -> EvseBinding | None:
         return next((e for e in self.of_charger(charger_id) if e.serves(ref)), None)

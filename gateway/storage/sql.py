@@ -124,6 +124,7 @@ class SqlStore:
             # One writer thread and several reader threads share the pool.
             connect_args = {"check_same_thread": False, "timeout": busy_timeout_ms / 1000}
         self.engine: Engine = create_engine(self.url, connect_args=connect_args)
+        self._statements: dict[tuple[str, tuple[str, ...], tuple[str, ...]], Any] = {}
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas(busy_timeout_ms))
 
@@ -388,6 +389,14 @@ class SqlStore:
         return dialect.insert(table).on_conflict_do_nothing(index_elements=keys)
 
     def _upsert(self, table: Table, keys: list[str], skip: set[str] | None = None) -> Any:
+        # Statements are built once: constructing one costs more than executing it.
+        cache_key = (table.name, tuple(keys), tuple(sorted(skip or ())))
+        stmt = self._statements.get(cache_key)
+        if stmt is None:
+            stmt = self._statements[cache_key] = self._build_upsert(table, keys, skip)
+        return stmt
+
+    def _build_upsert(self, table: Table, keys: list[str], skip: set[str] | None) -> Any:
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
         stmt = dialect.insert(table)
         excluded = stmt.excluded
