@@ -38,7 +38,7 @@ def store(request):
     engine.dispose()
 
 
-# --- commands -----------------------------------------------------------------------------------
+# --- commands ---------------------------------------------------------------------------------
 
 
 def test_a_recorded_command_comes_back_whole_with_an_id(store):
@@ -182,7 +182,7 @@ def test_a_transaction_keeps_its_first_link(store):
     assert store.link_of_command(4) is None
 
 
-# --- schema ------------------------------------------------------------------------------------
+# --- schema -----------------------------------------------------------------------------------
 
 
 def test_a_version_4_database_gains_the_remote_control_tables(tmp_path):

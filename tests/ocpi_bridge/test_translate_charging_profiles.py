@@ -43,7 +43,7 @@ def profile(**overrides: Any) -> ChargingProfile:
     return ChargingProfile.model_validate(fields)
 
 
-# --- checks ------------------------------------------------------------------------------------
+# --- checks -----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -80,7 +80,7 @@ def test_a_sound_profile_passes():
     assert p.check_profile(zero) is None
 
 
-# --- OCPI <-> gateway --------------------------------------------------------------------------
+# --- OCPI <-> gateway -------------------------------------------------------------------------
 
 
 def test_an_ocpi_profile_becomes_a_tx_profile_on_the_session_s_transaction():
@@ -213,7 +213,7 @@ def test_an_ocpi_profile_reaches_1_6_and_2_0_1_chargers_in_their_shape(version, 
     assert to_call(command, version) == (action, payload)
 
 
-# --- composite schedules ------------------------------------------------------------------------
+# --- composite schedules ----------------------------------------------------------------------
 
 V16_ANSWER = {
     "status": "Accepted",

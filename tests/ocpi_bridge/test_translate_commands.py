@@ -178,8 +178,8 @@ def test_without_a_connector_the_evse_s_first_connector_is_used():
 def test_a_location_served_by_one_charger_takes_a_command_without_an_evse():
     """Without an EVSE the single charger chooses; the place names no connector."""
     found = place(location="LOC-002")
-    assert found == Place(location=found.location, charger_id=AC)  # type: ignore[union-attr]
     assert isinstance(found, Place)
+    assert found == Place(location=found.location, charger_id=AC)
     assert found.evse_uid is None
 
 
@@ -233,7 +233,7 @@ def test_an_evse_requiring_a_connector_refuses_a_start_without_one():
     assert refusal.response is None
 
 
-# --- the response_url guard --------------------------------------------------------------------
+# --- the response_url guard -------------------------------------------------------------------
 
 HOSTS = frozenset({"emsp.example", "203.0.113.7", "10.1.2.3"})
 
@@ -417,7 +417,7 @@ def test_fixed_results():
     assert canceled.result is CommandResultType.CANCELED_RESERVATION
 
 
-# --- linking starts -----------------------------------------------------------------------------
+# --- linking starts ---------------------------------------------------------------------------
 
 
 def test_a_2_0_1_transaction_named_in_the_answer_belongs_to_the_command():
@@ -528,7 +528,7 @@ def test_a_link_carries_the_command_s_token_and_reference_else_the_reservation_s
     assert alone.reservation_id is None
 
 
-# --- vouching for a commanded token ----------------------------------------------------------------
+# --- vouching for a commanded token -----------------------------------------------------------
 
 
 def test_a_start_session_token_is_accepted_there_for_15_minutes_in_the_partner_s_name():
