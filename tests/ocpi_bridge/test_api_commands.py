@@ -206,7 +206,7 @@ async def test_without_remote_control_commands_are_not_supported(api: Api):
     assert delete.json()["data"]["result"] == "NOT_SUPPORTED"
 
 
-# --- charging profiles -----------------------------------------------------------------------------
+# --- charging profiles ----------------------------------------------------------------------
 
 PROFILE = {
     "response_url": f"{PROFILES_URL}/results/1",
