@@ -3,8 +3,8 @@
 This is the only module that knows both protocol sides; it wires them to the runtime
 and the store and owns start-up and shutdown order:
 
-    start: store (integrity, migrations) -> OCPI keys and partners -> runtime (load,
-           reconcile) -> remote control (results a previous run left) -> OCPP -> HTTP
+    start: store (integrity, migrations) -> OCPI keys and partners -> remote control
+           (results a previous run left) -> runtime (load, reconcile) -> OCPP -> HTTP
            -> jobs
     stop:  jobs -> remote control (in-flight commands left for the next start) -> OCPP
            (chargers closed) -> HTTP -> runtime (pending commits) -> store
@@ -237,8 +237,8 @@ class Gateway:
             call_timeout_s=self.settings.ocpp.call_timeout_s,
         )
         self.runtime.on_effect(self.commands.on_effect)
-        await self.runtime.start()
         await self.commands.start()
+        await self.runtime.start()
         await self.ocpp.start()
         self.local_lists.start()
         self.app = create_app(

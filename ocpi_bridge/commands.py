@@ -13,11 +13,25 @@ The HTTP answer never waits for a charger. Nothing is recorded or sent for a com
 that is refused at once (unknown place, foreign token, charger offline, a
 ``response_url`` off the partner's registered hosts).
 
-Also here: :class:`CommandAuthorizer`, which accepts a token a partner sent in a
-START_SESSION or RESERVE_NOW at that place for 15 minutes without asking anyone (the
-decision names the partner and its ``authorization_reference``, which the transaction
-keeps), and :class:`CommandTokenBook`, which tells the Sessions and CDRs modules whose
-token such a transaction runs on.
+How a START_SESSION (or a reservation) finds the session it leads to, without the
+charger's help:
+
+1. :class:`CommandAuthorizer` wraps the site's ``Authorizer``: a token a partner sent in
+   a START_SESSION or RESERVE_NOW is accepted at that charger/EVSE for 15 minutes without
+   asking anyone (mod_commands: no real-time authorisation then), and the decision names
+   the partner (``source``) and its ``authorization_reference`` (``reference``). The OCPP
+   handlers put both on the transaction (``Transaction.auth_source``/``auth_reference``),
+   so a session is the partner's from its first event, whatever happens next.
+2. When a transaction first appears (``Runtime.on_effect``), it is matched to the
+   command (2.0.1: the ``transactionId`` the charger answered, or ``remoteStartId``;
+   1.6: same EVSE and token within 15 minutes after the command, whatever the result)
+   or to the reservation it consumes, and a :class:`~gateway.domain.remote.SessionLink`
+   is stored: session id, partner, the command's full token, reference.
+3. The Sessions and CDRs modules read the link (``SessionLinks.link_for``) or ask
+   :class:`CommandTokenBook` (a ``TokenBook`` in front of the tokens module's): the
+   session then carries the command's token with auth method COMMAND. Until the
+   transaction exists, the partner's recent START_SESSIONs
+   (``CommandLog.received_since``) are what a PENDING session would be built from.
 """
 
 from __future__ import annotations

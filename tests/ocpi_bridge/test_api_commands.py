@@ -208,7 +208,7 @@ async def test_without_remote_control_commands_are_not_supported(api: Api):
 
 # --- charging profiles ----------------------------------------------------------------------
 
-PROFILE = {
+PROFILE: dict[str, Any] = {
     "response_url": f"{PROFILES_URL}/results/1",
     "charging_profile": {
         "charging_rate_unit": "A",
