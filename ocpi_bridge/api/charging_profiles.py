@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 
 from ocpi_bridge.api.commands import sender_of
 from ocpi_bridge.api.deps import ContextDep, PartyDep, read_body
-from ocpi_bridge.api.envelope import respond
+from ocpi_bridge.api.envelope import documented, respond
 from ocpi_bridge.commands import Accepted, Reply
 from ocpi_bridge.models.charging_profiles import (
     ChargingProfileResponse,
@@ -67,7 +67,7 @@ def _unavailable() -> JSONResponse:
     )
 
 
-@router.put("/{session_id}")
+@router.put("/{session_id}", **documented(ChargingProfileResponse, body=SetChargingProfile))
 async def put_profile(
     request: Request, ctx: ContextDep, party: PartyDep, session_id: SessionId
 ) -> JSONResponse:
@@ -77,7 +77,7 @@ async def put_profile(
     return answer(await ctx.commands.set_profile(sender_of(request, party), session_id, body))
 
 
-@router.get("/{session_id}")
+@router.get("/{session_id}", **documented(ChargingProfileResponse))
 async def get_profile(
     request: Request,
     ctx: ContextDep,
@@ -98,7 +98,7 @@ async def get_profile(
     )
 
 
-@router.delete("/{session_id}")
+@router.delete("/{session_id}", **documented(ChargingProfileResponse))
 async def delete_profile(
     request: Request,
     ctx: ContextDep,

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from ocpi_bridge.api.deps import ContextDep, PartyDep, Routing, read_body
-from ocpi_bridge.api.envelope import respond
+from ocpi_bridge.api.envelope import documented, respond
 from ocpi_bridge.commands import Accepted, Reply, Sender
 from ocpi_bridge.models.commands import (
     CancelReservation,
@@ -74,7 +74,7 @@ def answer(reply: Reply) -> JSONResponse:
     )
 
 
-@router.post("/{command}")
+@router.post("/{command}", **documented(CommandResponse))
 async def post_command(
     request: Request, ctx: ContextDep, party: PartyDep, command: str
 ) -> JSONResponse:

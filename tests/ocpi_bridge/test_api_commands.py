@@ -314,3 +314,14 @@ async def test_a_refused_profile_request_keeps_the_response_shape(api: Api):
     reply = await api.call("PUT", "/ocpi/2.2.1/chargingprofiles/AC-0001-7", json=PROFILE)
     assert reply.json()["data"] == {"result": "REJECTED", "timeout": 0}
     assert api.world.link.sent == []
+
+
+async def test_the_openapi_document_describes_both_receivers(api: Api):
+    """/openapi.json names the routes, their response models and the profile PUT body."""
+    doc = (await api.call("GET", "/openapi.json", headers={})).json()
+    paths = doc["paths"]
+    assert "post" in paths["/ocpi/2.2.1/commands/{command}"]
+    profiles = paths["/ocpi/2.2.1/chargingprofiles/{session_id}"]
+    assert {"get", "put", "delete"} <= set(profiles)
+    assert "requestBody" in profiles["put"]
+    assert {"CommandResponse", "ChargingProfileResponse"} <= set(doc["components"]["schemas"])
