@@ -461,8 +461,9 @@ async def test_charging_profiles_are_set_read_and_cleared_on_the_session(
 
 
 async def test_profile_refusals_and_silence_are_rejected_and_bad_profiles_never_sent(site: Site):
-    """A refusing or silent charger: REJECTED (profiles have no TIMEOUT). A profile without
-    periods, with a negative limit or in kW is 2001; an unknown session UNKNOWN_SESSION."""
+    """A refusing or silent charger: REJECTED (profiles have no TIMEOUT); an offline one is
+    REJECTED at once. A profile without periods, with a negative limit or in kW is 2001;
+    an unknown session UNKNOWN_SESSION."""
     async with site.charger(AC) as cp:
         await site.online(AC)
         sent = await site.command("START_SESSION", **start_body(AC))
@@ -488,3 +489,6 @@ async def test_profile_refusals_and_silence_are_rejected_and_bad_profiles_never_
         cp.answers["GetCompositeSchedule"] = "silent"
         silent = await site.profile("GET", session, params={"duration": "60"})
         assert await site.results(silent["response_url"]) == [{"result": "REJECTED"}]
+    await wait_until(lambda: not site.gateway.link.connected(AC))
+    offline = await site.profile("DELETE", session)
+    assert offline["body"]["data"] == {"result": "REJECTED", "timeout": 0}
