@@ -9,9 +9,9 @@ and the store and owns start-up and shutdown order:
     stop:  jobs -> remote control (in-flight commands left for the next start) -> OCPP
            (chargers closed) -> HTTP -> runtime (pending commits) -> store
 
-Authorisation: the site's own rules, behind ``CommandAuthorizer``: a token a partner
-sent in a START_SESSION or RESERVE_NOW is accepted at that place for 15 minutes with
-the partner as its source (mod_commands), so the transaction carries who vouched for it.
+Authorisation at the chargers: ``CommandAuthorizer`` first (a token a partner sent in a
+START_SESSION or RESERVE_NOW is accepted at that place for 15 minutes with the partner
+as its source, mod_commands), then the site's rules, then the roaming authoriser.
 """
 
 from __future__ import annotations
@@ -50,8 +50,8 @@ from gateway.ui.auth import LoginThrottle, Sessions, load_or_create_key
 from ocpi_bridge.api.app import create_app
 from ocpi_bridge.api.context import OcpiContext
 from ocpi_bridge.authorization import Owners, RoamingAuthorizer, RoamingTokenBook
-from ocpi_bridge.local_lists import LocalLists
 from ocpi_bridge.commands import CommandAuthorizer, CommandTokenBook, RemoteControl
+from ocpi_bridge.local_lists import LocalLists
 from ocpi_bridge.parties import Directory, StaticParties
 from ocpi_bridge.ports import TokenBook
 from ocpi_bridge.push.client import OcpiClient

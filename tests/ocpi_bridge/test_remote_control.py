@@ -1024,31 +1024,46 @@ async def test_authorisation_goes_on_when_the_command_store_fails(world: World, 
 
 
 async def test_a_commanded_token_belongs_to_the_partner_with_auth_method_command(world: World):
-    """TokenBook: the token a START_SESSION carried, under its reference; else the fallback."""
+    """TokenBook: with a reference, the command that carried it; without one, the tokens
+    module first, the partner's latest command only for tokens it does not know."""
 
     class Fallback:
         def identity(self, token, *, auth_source, auth_reference):
+            if token.value != "CARD":
+                return None
             return TokenIdentity(
-                country_code="NL",
-                party_id="XXX",
-                uid=token.value,
-                type=TokenType.RFID,
-                contract_id="C",
+                country_code="NL", party_id="XXX", uid="CARD", type=TokenType.RFID, contract_id="C"
             )
 
     await world.control.start_session(world.sender, start_body(token=ocpi_token(type="APP_USER")))
+    await world.control.start_session(
+        world.sender,
+        start_body(token=ocpi_token(uid="CARD"), authorization_reference=None),
+    )
+    await world.control.start_session(
+        world.sender, start_body(token=ocpi_token(uid="APP-2"), authorization_reference=None)
+    )
     await world.control.idle()
-    book = CommandTokenBook(world.store)
+    book = CommandTokenBook(world.store, fallback=Fallback())
     identity = book.identity(AuthToken(value=UID), auth_source="emsp", auth_reference="AUTH-1")
     assert identity is not None
-    assert (identity.party_id, identity.type.value, identity.auth_method.value) == (
+    assert (identity.party_id, identity.type, identity.auth_method.value) == (
         "EMS",
-        "APP_USER",
+        TokenType.APP_USER,
         "COMMAND",
     )
+    assert identity.authorization_reference == "AUTH-1"
     assert book.identity(AuthToken(value=UID), auth_source="emsp", auth_reference="OTHER") is None
     assert book.identity(AuthToken(value=UID), auth_source=None, auth_reference=None) is None
-    with_fallback = CommandTokenBook(world.store, fallback=Fallback())
-    other = with_fallback.identity(AuthToken(value="CARD"), auth_source="emsp", auth_reference=None)
-    assert other is not None
-    assert other.party_id == "XXX"
+    known = book.identity(AuthToken(value="CARD"), auth_source="emsp", auth_reference=None)
+    assert known is not None
+    assert known.party_id == "XXX"  # the tokens module knows it: its answer stands
+    app = book.identity(AuthToken(value="APP-2"), auth_source="emsp", auth_reference=None)
+    assert app is not None
+    assert (app.uid, app.auth_method.value, app.authorization_reference) == (
+        "APP-2",
+        "COMMAND",
+        None,
+    )
+    bare = CommandTokenBook(world.store)
+    assert bare.identity(AuthToken(value="NOPE"), auth_source="emsp", auth_reference=None) is None
