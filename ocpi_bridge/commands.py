@@ -239,9 +239,7 @@ class RemoteControl:
     async def _guarded(work: Awaitable[object], name: str) -> None:
         try:
             await work
-        except asyncio.CancelledError:
-            raise
-        except Exception:
+        except Exception:  # a task must never die silently; the next start recovers its work
             log.exception("remote control task %s failed", name)
 
     # --- Commands module -------------------------------------------------------------------
