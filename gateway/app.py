@@ -3,9 +3,15 @@
 This is the only module that knows both protocol sides; it wires them to the runtime
 and the store and owns start-up and shutdown order:
 
-    start: store (integrity, migrations) -> OCPI keys and partners -> runtime (load,
-           reconcile) -> OCPP -> HTTP -> jobs
-    stop:  jobs -> OCPP (chargers closed) -> HTTP -> runtime (pending commits) -> store
+    start: store (integrity, migrations) -> OCPI keys and partners -> remote control
+           (results a previous run left) -> runtime (load, reconcile) -> OCPP -> HTTP
+           -> jobs
+    stop:  jobs -> remote control (in-flight commands left for the next start) -> OCPP
+           (chargers closed) -> HTTP -> runtime (pending commits) -> store
+
+Authorisation at the chargers: ``CommandAuthorizer`` first (a token a partner sent in a
+START_SESSION or RESERVE_NOW is accepted at that place for 15 minutes with the partner
+as its source, mod_commands), then the site's rules, then the roaming authoriser.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from gateway.monitoring import Monitor, NoDelivery
 from gateway.ports import Authorizer, Clock, DeliveryView
 from gateway.runtime import Runtime
 from gateway.scheduler import build_scheduler
+from gateway.storage.commands import SqlCommands
 from gateway.storage.keys import TokenKeys
 from gateway.storage.partners import SqlPartners
 from gateway.storage.sql import SqlStore
@@ -43,8 +50,10 @@ from gateway.ui.auth import LoginThrottle, Sessions, load_or_create_key
 from ocpi_bridge.api.app import create_app
 from ocpi_bridge.api.context import OcpiContext
 from ocpi_bridge.authorization import Owners, RoamingAuthorizer, RoamingTokenBook
+from ocpi_bridge.commands import CommandAuthorizer, CommandTokenBook, RemoteControl
 from ocpi_bridge.local_lists import LocalLists
 from ocpi_bridge.parties import Directory, StaticParties
+from ocpi_bridge.ports import TokenBook
 from ocpi_bridge.push.client import OcpiClient
 from ocpi_bridge.registrar import Registrar
 from ocpi_bridge.token_pull import TokenPuller
@@ -60,6 +69,8 @@ TOKEN_PULL_CHECK_S = 30.0
 #: How often connected chargers are checked for a local list to send (token changes
 #: wake the check at once; this catches reconnections).
 LOCAL_LIST_POLL_S = 0.5
+#: How often reservations past their expiry are released (seconds).
+RESERVATION_SWEEP_S = 30.0
 
 
 def utc_now() -> datetime:
@@ -124,7 +135,7 @@ class OcpiPlatform:
             client=self.client,
             settings=settings,
         )
-        self.token_book = RoamingTokenBook(self.tokens.store, owners)
+        self.token_book: TokenBook = RoamingTokenBook(self.tokens.store, owners)
         self.puller = TokenPuller(
             tokens=self.tokens,
             partners=self.partners,
@@ -159,10 +170,16 @@ class Gateway:
         )
         self.runtime.on_effect(self._count)
         self.authorizer = DeferredAuthorizer(SiteAuthorizer(settings.authorization))
+        self.remote_store = SqlCommands(self.store.engine)
+        # A partner's START_SESSION / RESERVE_NOW token is vouched for before anyone else
+        # is asked (mod_commands: no real-time authorisation for 15 minutes).
+        self.charger_authorizer = CommandAuthorizer(
+            self.authorizer, store=self.remote_store, clock=clock
+        )
         self.ocpp = OcppServer(
             settings,
             sink=self.runtime,
-            authorizer=self.authorizer,
+            authorizer=self.charger_authorizer,
             clock=clock,
             metrics=self.metrics,
         )
@@ -183,6 +200,7 @@ class Gateway:
         self.http: _EmbeddedUvicorn | None = None
         self.app: FastAPI | None = None
         self.ocpi: OcpiPlatform | None = None
+        self.commands: RemoteControl | None = None
         self._http_task: asyncio.Task[None] | None = None
         self._stopped = asyncio.Event()
 
@@ -195,6 +213,7 @@ class Gateway:
             OcpiPlatform, self.settings, self.store, clock=self.clock, site=self.authorizer.site
         )
         self.authorizer.target = self.ocpi.authorizer
+        self.ocpi.token_book = CommandTokenBook(self.remote_store, fallback=self.ocpi.token_book)
         self.local_lists = LocalLists(
             store=self.ocpi.tokens.store,
             link=self.link,
@@ -206,6 +225,19 @@ class Gateway:
             poll_s=LOCAL_LIST_POLL_S,
         )
         self.ocpi.tokens.on_change(self.local_lists.changed)
+        self.commands = RemoteControl(
+            store=self.remote_store,
+            transactions=self.store,
+            site=self.store,
+            link=self.link,
+            client=self.ocpi.client,
+            partners=self.ocpi.partners,
+            settings=self.settings,
+            clock=self.clock,
+            call_timeout_s=self.settings.ocpp.call_timeout_s,
+        )
+        self.runtime.on_effect(self.commands.on_effect)
+        await self.commands.start()
         await self.runtime.start()
         await self.ocpp.start()
         self.local_lists.start()
@@ -218,6 +250,7 @@ class Gateway:
                 clock=self.clock,
                 configured_at=configured_at,
                 tokens=self.ocpi.tokens,
+                commands=self.commands,
             )
         )
         self.monitor = Monitor(
@@ -250,6 +283,15 @@ class Gateway:
                 self._http_task.result()  # re-raises why uvicorn could not start
                 raise RuntimeError("the HTTP listener stopped during start-up")
             await asyncio.sleep(0.01)
+        self.scheduler.add_job(
+            self.commands.expire_reservations,
+            "interval",
+            seconds=RESERVATION_SWEEP_S,
+            id="reservation-expiry",
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None,
+        )
         self.scheduler.start()
         log.info(
             "gateway %s started ocpp=%s:%d http=%s:%d",
@@ -272,6 +314,9 @@ class Gateway:
         """Close listeners, commit what is pending, release the store."""
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        if self.commands is not None:
+            # Before the chargers go: a lost connection is not the charger's silence.
+            await self.commands.stop()
         if self.local_lists is not None:
             await self.local_lists.stop()
         await self.ocpp.close()

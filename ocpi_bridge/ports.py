@@ -1,4 +1,4 @@
-"""Ports: what the OCPI platform needs from storage (partners) and from the tokens module.
+"""Ports: what the OCPI platform needs from storage (partners, commands) and the tokens module.
 
 ``gateway.storage.partners`` implements it on SQL (``SqlPartners``) and in memory
 (``MemoryPartners``). Every method that changes more than one fact does it atomically:
@@ -12,9 +12,9 @@ us sealed under a key kept outside the database.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from gateway.domain.partners import (
     InvitationRecord,
@@ -23,8 +23,15 @@ from gateway.domain.partners import (
     PartyRole,
     TokenMatch,
 )
+from gateway.domain.remote import (
+    RemoteCommand,
+    RemoteState,
+    Reservation,
+    ReservationState,
+    SessionLink,
+)
 from gateway.domain.tokens import LocalListState, StoredToken
-from gateway.domain.transactions import AuthToken
+from gateway.domain.transactions import AuthToken, Transaction
 from ocpi_bridge.translate.sessions import TokenIdentity
 
 
@@ -206,3 +213,107 @@ class TokenStore(Protocol):
     def local_list(self, charger_id: str) -> LocalListState | None: ...
 
     def save_local_list(self, state: LocalListState, *, now: datetime) -> None: ...
+
+
+class CommandLog(Protocol):
+    """Partners' commands, from receipt until their result is delivered (R-OCPI-CMD-1).
+
+    A command is recorded before anything goes to a charger; its first result is kept
+    (a later one changes nothing), so exactly one result is ever delivered.
+    """
+
+    def record(self, command: RemoteCommand) -> RemoteCommand:
+        """Store a new command; returns it with the id the store assigned."""
+        ...
+
+    def settle(
+        self,
+        command_id: int,
+        result: Mapping[str, Any],
+        *,
+        outcome: str,
+        now: datetime,
+        tx_id: str | None = None,
+    ) -> bool:
+        """Record the result of a PENDING command (ANSWERED); False if it already had one."""
+        ...
+
+    def finish(self, command_id: int, *, state: RemoteState, attempts: int, now: datetime) -> None:
+        """The delivery ended: DELIVERED, or UNDELIVERABLE after ``attempts`` tries."""
+        ...
+
+    def command(self, command_id: int) -> RemoteCommand | None: ...
+
+    def unfinished(self) -> list[RemoteCommand]:
+        """Commands PENDING or ANSWERED (oldest first): what a restart must still deliver."""
+        ...
+
+    def received_since(self, since: datetime) -> list[RemoteCommand]:
+        """Commands received at or after ``since``, oldest first."""
+        ...
+
+    def for_session(self, session_id: str) -> list[RemoteCommand]:
+        """Commands about a session (stop, charging profiles), oldest first."""
+        ...
+
+    def with_token(self, partner: str, presented: str) -> list[RemoteCommand]:
+        """A partner's commands whose token a charger may report as ``presented``.
+
+        Compared on the first 20 characters, case-insensitively (all a 1.6 charger
+        reports); newest first, at most 50.
+        """
+        ...
+
+
+class ReservationBook(Protocol):
+    """Partners' reservations and the ids chargers know them by (the store's sequence)."""
+
+    def reserve(self, reservation: Reservation) -> Reservation:
+        """Store a reservation, or replace the one it repeats, keeping that one's id.
+
+        A reservation repeats another with the same partner role, ``reservation_id`` and
+        Location (CiStrings); keeping the id makes the charger replace it too.
+        """
+        ...
+
+    def find_reservation(
+        self, country_code: str, party_id: str, reservation_id: str
+    ) -> Reservation | None:
+        """The newest reservation of that partner role and id that still holds an EVSE."""
+        ...
+
+    def set_reservation_state(
+        self, reservation: int, state: ReservationState, *, now: datetime
+    ) -> None: ...
+
+    def held_reservations(self) -> list[Reservation]:
+        """Reservations REQUESTED or ACTIVE, oldest first."""
+        ...
+
+
+class SessionLinks(Protocol):
+    """Which command or reservation a transaction came from (read by Sessions and CDRs)."""
+
+    def link(self, link: SessionLink) -> bool:
+        """Record a link; a transaction keeps its first one (False: it had one already)."""
+        ...
+
+    def link_for(self, charger_id: str, tx_id: str) -> SessionLink | None: ...
+
+    def link_of_command(self, command_id: int) -> SessionLink | None: ...
+
+
+class RemoteStore(CommandLog, ReservationBook, SessionLinks, Protocol):
+    """Everything the remote-control lifecycle keeps (``gateway.storage.commands``)."""
+
+
+class RunningTransactions(Protocol):
+    """The transactions commands and charging profiles are about (the gateway's store)."""
+
+    def running_transactions(self) -> list[Transaction]:
+        """Transactions still running (without samples)."""
+        ...
+
+    def find_transaction(
+        self, charger_id: str, *, tx_id: str | None = None, start_key: str | None = None
+    ) -> Transaction | None: ...

@@ -35,6 +35,7 @@ from gateway.domain.status import EvseStatus
 from gateway.domain.transactions import Transaction, TransactionStatus
 from gateway.ports import Change
 from gateway.storage import codec
+from gateway.storage.commands import TABLES as COMMAND_TABLES
 from gateway.storage.partners import TABLES as PARTNER_TABLES
 from gateway.storage.tables import (
     SCHEMA_VERSION,
@@ -100,6 +101,15 @@ def _v4_to_v5(conn: Connection) -> None:
     SQLModel.metadata.create_all(conn, tables=list(TOKEN_TABLES))
 
 
+def _reserved_step(conn: Connection) -> None:
+    """Version 6 belongs to a change developed alongside; its tables arrive with it."""
+
+
+def _v6_to_v7(conn: Connection) -> None:
+    """Version 7 remembers partners' commands, reservations and the sessions they started."""
+    SQLModel.metadata.create_all(conn, tables=list(COMMAND_TABLES))
+
+
 #: Forward migrations: ``MIGRATIONS[n]`` upgrades a version-``n`` database to ``n + 1``.
 #: Each runs inside the start-up transaction, so a failed upgrade leaves the file as it was.
 MIGRATIONS: Mapping[int, Callable[[Connection], None]] = {
@@ -107,6 +117,10 @@ MIGRATIONS: Mapping[int, Callable[[Connection], None]] = {
     2: _v2_to_v3,
     3: _v3_to_v4,
     4: _v4_to_v5,
+    # 5 -> 6 is taken by another change; until it is merged this step adds nothing, so
+    # that a version-5 file still reaches this version.
+    5: _reserved_step,
+    6: _v6_to_v7,
 }
 
 
@@ -143,7 +157,7 @@ class SqlStore:
             version = _schema_version(conn)
             if version is None:
                 SQLModel.metadata.create_all(
-                    conn, tables=[*ALL_TABLES, *PARTNER_TABLES, *TOKEN_TABLES]
+                    conn, tables=[*ALL_TABLES, *PARTNER_TABLES, *TOKEN_TABLES, *COMMAND_TABLES]
                 )
                 _set_version(conn, SCHEMA_VERSION)
                 return
@@ -221,6 +235,16 @@ class SqlStore:
         query = select(TRANSACTION.c.doc).order_by(TRANSACTION.c.id)
         if charger_id is not None:
             query = query.where(TRANSACTION.c.charger_id == charger_id)
+        with self.engine.connect() as conn:
+            return [codec.transaction_in(json.loads(d)) for d in conn.execute(query).scalars()]
+
+    def running_transactions(self) -> list[Transaction]:
+        """Transactions still running, oldest first (without samples)."""
+        query = (
+            select(TRANSACTION.c.doc)
+            .where(TRANSACTION.c.status == TransactionStatus.ACTIVE.value)
+            .order_by(TRANSACTION.c.id)
+        )
         with self.engine.connect() as conn:
             return [codec.transaction_in(json.loads(d)) for d in conn.execute(query).scalars()]
 

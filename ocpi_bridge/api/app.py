@@ -14,7 +14,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.logs import fields
-from ocpi_bridge.api import credentials, envelope, locations, tokens, versions
+from ocpi_bridge.api import (
+    charging_profiles,
+    commands,
+    credentials,
+    envelope,
+    locations,
+    tokens,
+    versions,
+)
 from ocpi_bridge.api.context import OcpiContext
 from ocpi_bridge.status import OcpiError, OcpiStatus
 
@@ -33,7 +41,7 @@ def create_app(ctx: OcpiContext) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, envelope.on_http_error)
     app.add_exception_handler(Exception, envelope.on_unhandled)
     app.add_middleware(OcpiHeaders)
-    for module in (versions, credentials, locations, tokens):
+    for module in (versions, credentials, locations, tokens, commands, charging_profiles):
         app.include_router(module.router)
     return app
 

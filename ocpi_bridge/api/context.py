@@ -8,6 +8,7 @@ from datetime import datetime
 
 from gateway.config import Settings
 from gateway.ports import Clock, SiteView
+from ocpi_bridge.commands import RemoteControl
 from ocpi_bridge.parties import PartyDirectory
 from ocpi_bridge.registrar import Registrar
 from ocpi_bridge.tokens import TokenCache
@@ -15,7 +16,7 @@ from ocpi_bridge.tokens import TokenCache
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OcpiContext:
-    """The settings, read model, partners, registrar and clock behind every OCPI request."""
+    """What every OCPI request may use: settings, read model, partners, registrar, commands."""
 
     settings: Settings
     site: SiteView
@@ -24,6 +25,7 @@ class OcpiContext:
     clock: Clock
     configured_at: Mapping[str, datetime]  # Location id / EVSE uid -> config change time
     tokens: TokenCache | None = None  # partners' tokens (the Tokens receiver)
+    commands: RemoteControl | None = None  # Commands and ChargingProfiles receivers
 
     @property
     def base_url(self) -> str:

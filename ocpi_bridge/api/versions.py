@@ -22,6 +22,8 @@ MODULES_221: tuple[tuple[str, str], ...] = (
     ("credentials", "SENDER"),
     ("locations", "SENDER"),
     ("tokens", "RECEIVER"),
+    ("commands", "RECEIVER"),
+    ("chargingprofiles", "RECEIVER"),
 )
 #: The 2.1.1 modules that work (2.1.1 endpoints have no role).
 MODULES_211: tuple[str, ...] = ("credentials",)

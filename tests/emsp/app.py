@@ -43,8 +43,9 @@ MODULES_221 = (
     ("tariffs", "RECEIVER"),
     ("tokens", "SENDER"),
     ("commands", "SENDER"),
+    ("chargingprofiles", "SENDER"),
 )
-RECEIVING = ("locations", "sessions", "cdrs", "tariffs", "tokens", "commands")
+RECEIVING = ("locations", "sessions", "cdrs", "tariffs", "tokens", "commands", "chargingprofiles")
 
 
 def now() -> str:
@@ -397,6 +398,9 @@ def create_app(
         reply = await call_cpo("DELETE", cpo["credentials_url"], cpo["token"])
         return {"status": reply.status_code, "body": _json(reply)}
 
+    from tests.emsp import remote  # here: remote imports this module
+
+    remote.install(app)
     return app
 
 

@@ -303,6 +303,16 @@ async def test_token_a_opens_only_versions_and_credentials(cpo: Cpo):
             "role": "RECEIVER",
             "url": f"{cpo.http_url}/ocpi/2.2.1/tokens",
         },
+        {
+            "identifier": "commands",
+            "role": "RECEIVER",
+            "url": f"{cpo.http_url}/ocpi/2.2.1/commands",
+        },
+        {
+            "identifier": "chargingprofiles",
+            "role": "RECEIVER",
+            "url": f"{cpo.http_url}/ocpi/2.2.1/chargingprofiles",
+        },
     ]
     old = (await cpo.get("/ocpi/2.1.1", b64(token_a))).json()["data"]
     assert old == {
