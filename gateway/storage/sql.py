@@ -101,12 +101,8 @@ def _v4_to_v5(conn: Connection) -> None:
     SQLModel.metadata.create_all(conn, tables=list(TOKEN_TABLES))
 
 
-def _reserved_step(conn: Connection) -> None:
-    """Version 6 belongs to a change developed alongside; its tables arrive with it."""
-
-
-def _v6_to_v7(conn: Connection) -> None:
-    """Version 7 remembers partners' commands, reservations and the sessions they started."""
+def _v5_to_v6(conn: Connection) -> None:
+    """Version 6 remembers partners' commands, reservations and the sessions they started."""
     SQLModel.metadata.create_all(conn, tables=list(COMMAND_TABLES))
 
 
@@ -117,10 +113,7 @@ MIGRATIONS: Mapping[int, Callable[[Connection], None]] = {
     2: _v2_to_v3,
     3: _v3_to_v4,
     4: _v4_to_v5,
-    # 5 -> 6 is taken by another change; until it is merged this step adds nothing, so
-    # that a version-5 file still reaches this version.
-    5: _reserved_step,
-    6: _v6_to_v7,
+    5: _v5_to_v6,
 }
 
 
