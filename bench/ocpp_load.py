@@ -37,6 +37,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from bench import profiles
 from bench.charger import DEFAULT_MIX, SCRIPTS, Mix, Script, format_mix, parse_mix
 from bench.site import charger_id, write_site
 from bench.wire import HandshakeError, WsClient, open_client
@@ -953,21 +954,6 @@ def _actions(by_action: dict[str, int]) -> str:
     )
 
 
-def profile_summary(path: Path, top: int = 15) -> str:
-    """The profile's top entries by cumulative and by own CPU time."""
-    import io
-    import pstats
-
-    out = io.StringIO()
-    stats = pstats.Stats(str(path), stream=out)
-    stats.strip_dirs()
-    out.write(f"--- top {top} by cumulative CPU time ---\n")
-    stats.sort_stats("cumulative").print_stats(top)
-    out.write(f"--- top {top} by own CPU time ---\n")
-    stats.sort_stats("tottime").print_stats(top)
-    return out.getvalue()
-
-
 # --- command line -----------------------------------------------------------------------
 
 
@@ -1038,7 +1024,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(render(report))
     if profile is not None:
         print(f"\nprofile written to {profile} (figures above are slowed by profiling)\n")
-        print(profile_summary(profile))
+        print(profiles.summary(profile))
     clean = report.gateway.clean and (report.echo is None or report.echo.clean)
     return 0 if clean else 1
 
