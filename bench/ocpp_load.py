@@ -99,6 +99,11 @@ class PhaseFigures:
     other_cpu_s: float = 0.0  # CPU everything else on the machine used: noise in the figures
 
     @property
+    def per_server_cpu_s(self) -> float:
+        """Messages answered per CPU-second of the server (drain included in both)."""
+        return self.answered / self.server_cpu_s if self.server_cpu_s else 0.0
+
+    @property
     def server_busy(self) -> float:
         """Share of one core the server used: near 1.0 means the server was the limit."""
         return self.server_cpu_s / self.seconds if self.seconds else 0.0
@@ -121,6 +126,11 @@ class ServerFigures:
     paced: PhaseFigures
     server_stats: dict[str, Any]
     log_errors: list[str] = field(default_factory=list)  # the server's first logged errors
+
+    @property
+    def kib_per_idle_connection(self) -> float:
+        """The figure that counts: the larger of the whole and the marginal growth."""
+        return max(self.kib_per_connection, self.marginal_kib_per_connection)
 
     @property
     def clean(self) -> bool:
@@ -153,18 +163,25 @@ class Report:
         """Gateway / echo messages per CPU-second of the server: robust to a busy machine."""
         if self.echo is None or not self.echo.saturation.server_cpu_s:
             return None
-        echo = self.echo.saturation.in_window / self.echo.saturation.server_cpu_s
-        gateway = self.gateway.saturation
-        return gateway.in_window / gateway.server_cpu_s / echo if gateway.server_cpu_s else None
+        echo, gateway = self.echo.saturation.per_server_cpu_s, self.gateway.saturation
+        return gateway.per_server_cpu_s / echo if gateway.server_cpu_s else None
 
     @property
     def memory_ratio(self) -> float | None:
-        if self.echo is None or self.echo.kib_per_connection <= 0:
+        if self.echo is None or self.echo.kib_per_idle_connection <= 0:
             return None
-        return self.gateway.kib_per_connection / self.echo.kib_per_connection
+        return self.gateway.kib_per_idle_connection / self.echo.kib_per_idle_connection
 
     def as_dict(self) -> dict[str, Any]:
         doc = asdict(self)
+        for server in (self.echo, self.gateway):
+            if server is None:
+                continue
+            entry = doc[server.server]
+            entry["kib_per_idle_connection"] = server.kib_per_idle_connection
+            for phase in (server.idle, server.saturation, server.paced):
+                entry[phase.name]["server_busy"] = round(phase.server_busy, 3)
+                entry[phase.name]["per_server_cpu_s"] = round(phase.per_server_cpu_s, 1)
         doc["ratios"] = {
             "gateway_over_echo_msgs_per_s": self.throughput_ratio,
             "gateway_over_echo_kib_per_connection": self.memory_ratio,
@@ -866,10 +883,15 @@ def render(report: Report) -> str:
     row("RSS before connections (KiB)", [f"{s.rss_before_kib}" for s in servers])
     row("RSS with N idle chargers (KiB)", [f"{s.rss_idle_kib}" for s in servers])
     ratio = f"{report.memory_ratio:.2f}x" if report.memory_ratio is not None else ""
-    row("RSS per idle connection (KiB)", [f"{s.kib_per_connection:.1f}" for s in servers], ratio)
+    row("RSS growth / N idle connections (KiB)", [f"{s.kib_per_connection:.1f}" for s in servers])
     row(
         "  the same, second half only (KiB)",
         [f"{s.marginal_kib_per_connection:.1f}" for s in servers],
+    )
+    row(
+        "RSS per idle connection (larger, KiB)",
+        [f"{s.kib_per_idle_connection:.1f}" for s in servers],
+        ratio,
     )
     ratio = f"{report.throughput_ratio:.0%}" if report.throughput_ratio is not None else ""
     row("saturation: msg/s", [f"{s.saturation.msgs_per_s:.0f}" for s in servers], ratio)
@@ -887,7 +909,7 @@ def render(report: Report) -> str:
     )
     row(
         "saturation: msg per server CPU-s",
-        [f"{_per_cpu(s.saturation):.0f}" for s in servers],
+        [f"{s.saturation.per_server_cpu_s:.0f}" for s in servers],
         f"{report.efficiency_ratio:.0%}" if report.efficiency_ratio is not None else "",
     )
     row("paced: msg/s", [f"{s.paced.msgs_per_s:.0f}" for s in servers])
@@ -919,9 +941,9 @@ def render(report: Report) -> str:
         f"  p99 ack < {TARGET_P99_MS:g} ms at {o.chargers} chargers x {o.rate:g} msg/s: "
         f"{g.paced.p99_ms:.1f} ms {_verdict(g.paced.p99_ms < TARGET_P99_MS)}"
     )
-    worst = max(g.kib_per_connection, g.marginal_kib_per_connection)
+    worst = g.kib_per_idle_connection
     lines.append(
-        f"  < {TARGET_KIB_PER_CONNECTION:g} KiB RSS per idle charger (the larger of the two): "
+        f"  < {TARGET_KIB_PER_CONNECTION:g} KiB RSS per idle charger: "
         f"{worst:.1f} KiB {_verdict(worst < TARGET_KIB_PER_CONNECTION)}"
     )
     for s in servers:
@@ -941,10 +963,6 @@ def render(report: Report) -> str:
 
 def _share(cpu_s: float, phase: PhaseFigures) -> str:
     return f"{cpu_s / phase.seconds:.0%}" if phase.seconds else "-"
-
-
-def _per_cpu(phase: PhaseFigures) -> float:
-    return phase.in_window / phase.server_cpu_s if phase.server_cpu_s else 0.0
 
 
 def _actions(by_action: dict[str, int]) -> str:
