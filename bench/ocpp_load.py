@@ -25,6 +25,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import resource
 import select
 import subprocess
@@ -725,14 +726,18 @@ def run_server(
 
 
 def _logged_errors(log: Path, limit: int = 5) -> list[str]:
-    """The first error lines of a server's log (the gateway logs ``level=error``)."""
+    """The first errors in a server's log: the message and the exception's last line."""
     found: list[str] = []
     with log.open(encoding="utf-8", errors="replace") as lines:
         for line in lines:
-            if "level=error" in line or line.startswith("Traceback"):
-                found.append(line.strip()[:500])
-                if len(found) == limit:
-                    break
+            if "level=error" not in line and not line.startswith("Traceback"):
+                continue
+            message = re.search(r"msg='([^']*)'", line)
+            causes = [c for c in line.split("\\n") if re.match(r"[\w.]+(Error|Exception)\b", c)]
+            text = message.group(1) if message else line.strip()
+            found.append((f"{text}: {causes[-1]}" if causes else text)[:300])
+            if len(found) == limit:
+                break
     return found
 
 
@@ -867,13 +872,15 @@ def render(report: Report) -> str:
         "",
     ]
     width = 40
-    header = f"{'':<{width}}" + "".join(f"{s.server:>14}" for s in servers)
+    column = 20
+    header = f"{'':<{width}}" + "".join(f"{s.server:>{column}}" for s in servers)
     if report.echo is not None:
-        header += f"{'gateway/echo':>14}"
+        header += f"{'gateway/echo':>{column}}"
     lines.append(header)
 
     def row(label: str, values: list[str], ratio: str = "") -> None:
-        lines.append(f"{label:<{width}}" + "".join(f"{v:>14}" for v in values) + f"{ratio:>14}")
+        cells = "".join(f"{v:>{column}}" for v in values)
+        lines.append((f"{label:<{width}}{cells}{ratio:>{column}}").rstrip())
 
     def pct(a: float, b: float) -> str:
         return f"{a / b:.0%}" if b else "-"
