@@ -96,6 +96,7 @@ class PhaseFigures:
     by_action: dict[str, int]
     first_errors: list[str]
     server_cpu_s: float = 0.0  # CPU the server process used during the phase (all threads)
+    server_loop_cpu_s: float = 0.0  # of which its event loop thread (the rest: executor threads)
     load_cpu_s: float = 0.0  # CPU the load generator used
     other_cpu_s: float = 0.0  # CPU everything else on the machine used: noise in the figures
 
@@ -247,9 +248,11 @@ class ServerProcess:
 
     def cpu_s(self) -> float:
         """CPU time (user + system) the server process has used so far, seconds."""
-        stat = Path(f"/proc/{self.proc.pid}/stat").read_text()
-        fields = stat[stat.rindex(")") + 2 :].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return _cpu_s(Path(f"/proc/{self.proc.pid}/stat"))
+
+    def loop_cpu_s(self) -> float:
+        """The same for its main thread alone: the event loop (the rest is executor threads)."""
+        return _cpu_s(Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/stat"))
 
     def rss_kib(self) -> int:
         """Resident set size of the server process (VmRSS), KiB."""
@@ -583,21 +586,30 @@ def machine_busy_s() -> float:
     return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
+def _cpu_s(stat_file: Path) -> float:
+    stat = stat_file.read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class _CpuMeter:
     """Splits the machine's CPU time during a phase into server, load generator and rest."""
 
     def __init__(self, server: ServerProcess) -> None:
         self._server = server
         self._start = (server.cpu_s(), time.process_time(), machine_busy_s())
+        self._loop0 = server.loop_cpu_s()
 
     def apply(self, figures: PhaseFigures) -> PhaseFigures:
         server0, load0, busy0 = self._start
+        loop = self._server.loop_cpu_s() - self._loop0
         server = self._server.cpu_s() - server0
         load = time.process_time() - load0
         other = max(0.0, machine_busy_s() - busy0 - server - load)
         return replace(
             figures,
             server_cpu_s=round(server, 2),
+            server_loop_cpu_s=round(loop, 2),
             load_cpu_s=round(load, 2),
             other_cpu_s=round(other, 2),
         )
@@ -911,6 +923,14 @@ def render(report: Report) -> str:
         [
             f"{s.saturation.server_busy:.0%} / {_share(s.saturation.load_cpu_s, s.saturation)}"
             f" / {_share(s.saturation.other_cpu_s, s.saturation)}"
+            for s in servers
+        ],
+    )
+    row(
+        "saturation: server CPU loop / threads",
+        [
+            f"{_share(s.saturation.server_loop_cpu_s, s.saturation)} / "
+            f"{_share(s.saturation.server_cpu_s - s.saturation.server_loop_cpu_s, s.saturation)}"
             for s in servers
         ],
     )
