@@ -84,6 +84,7 @@ class PhaseFigures:
 
     name: str
     seconds: float
+    window_s: float  # the part of the phase its throughput and latencies are counted over
     sent: int
     answered: int  # CALLRESULTs, whenever they came
     in_window: int  # CALLRESULTs that came within the phase's measuring window
@@ -321,14 +322,11 @@ class ServerProcess:
 class _Tally:
     """Counts and latencies of one phase, filled in by the chargers' callbacks."""
 
-    window_end: float = float("inf")
     sent: int = 0
     answered: int = 0
-    in_window: int = 0
     call_errors: int = 0
     unanswered_lost: int = 0  # CALLs whose connection went away before the answer
-    latencies: list[float] = field(default_factory=list)
-    by_action: Counter[str] = field(default_factory=Counter)
+    answers: list[tuple[float, float, str]] = field(default_factory=list)  # at, latency, action
     first_errors: list[str] = field(default_factory=list)
 
     def error(self, text: str) -> None:
@@ -401,10 +399,7 @@ class SimCharger:
         tally = phase.tally
         if kind == 3:
             tally.answered += 1
-            if now <= tally.window_end:
-                tally.in_window += 1
-                tally.latencies.append(now - due)
-                tally.by_action[action] += 1
+            tally.answers.append((now, now - due, action))
             self.script.on_result(action, frame[2])
         else:
             tally.call_errors += 1
@@ -469,24 +464,32 @@ class _Phase:
             self.unanswered += charger.forget()
         self.seconds += self.loop.time() - started
 
-    def figures(self, window_s: float | None = None) -> PhaseFigures:
-        """The phase's figures; ``window_s`` is the time its throughput is counted over."""
+    def figures(self, window: tuple[float, float] | None = None) -> PhaseFigures:
+        """The phase's figures; throughput and latencies count the answers in ``window``.
+
+        Without a window every answer counts, over the phase's whole duration.
+        """
         t = self.tally
-        window = self.seconds if window_s is None else window_s
-        latencies = sorted(t.latencies)
+        if window is None:
+            counted, window_s = t.answers, self.seconds
+        else:
+            start, end = window
+            counted, window_s = [a for a in t.answers if start <= a[0] <= end], end - start
+        latencies = sorted(a[1] for a in counted)
         return PhaseFigures(
             name=self.name,
             seconds=round(self.seconds, 3),
+            window_s=round(window_s, 3),
             sent=t.sent,
             answered=t.answered,
-            in_window=t.in_window,
+            in_window=len(counted),
             call_errors=t.call_errors,
             unanswered=self.unanswered + t.unanswered_lost,
-            msgs_per_s=round(t.in_window / window, 1) if window > 0 else 0.0,
+            msgs_per_s=round(len(counted) / window_s, 1) if window_s > 0 else 0.0,
             p50_ms=round(percentile(latencies, 0.50) * 1000, 3),
             p99_ms=round(percentile(latencies, 0.99) * 1000, 3),
             max_ms=round(latencies[-1] * 1000, 3) if latencies else 0.0,
-            by_action=dict(sorted(t.by_action.items())),
+            by_action=dict(sorted(Counter(a[2] for a in counted).items())),
             first_errors=list(t.first_errors),
         )
 
@@ -518,21 +521,37 @@ class _Boot(_Phase):
 
 
 class _Saturate(_Phase):
-    """Each charger sends its next message as soon as the last one is answered."""
+    """Each charger sends its next message as soon as the last one is answered.
+
+    All chargers start at once, so the first round is a burst; throughput and latency
+    are counted from the moment every charger has had its first answer (the queue is in
+    its steady state), or from half-time if that takes longer.
+    """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__("saturation", loop)
+        self._end = 0.0
+        self._first_round: set[int] = set()
+        self._steady_from: float | None = None
 
     async def run(self, chargers: list[SimCharger], duration_s: float) -> PhaseFigures:
         started = self.loop.time()
-        self.tally.window_end = started + duration_s
-        for charger in self._begin(chargers):
+        self._end = started + duration_s
+        live = self._begin(chargers)
+        self._first_round = {c.index for c in live}
+        for charger in live:
             charger.call(*charger.script.next_call(), started)
         await self._wait(chargers, started, duration_s + DRAIN_TIMEOUT_S)
-        return self.figures(duration_s)
+        half_time = started + duration_s / 2
+        steady_from = min(half_time, self._steady_from or half_time)
+        return self.figures((steady_from, self._end))
 
     def answered(self, charger: SimCharger, now: float) -> None:
-        if now < self.tally.window_end:
+        if self._first_round:
+            self._first_round.discard(charger.index)
+            if not self._first_round:
+                self._steady_from = now
+        if now < self._end:
             charger.call(*charger.script.next_call(), now)
         else:
             self._finished(charger)
@@ -558,7 +577,9 @@ class _Paced(_Phase):
         for handle in self._handles:
             handle.cancel()
         self._handles.clear()
-        return self.figures(duration_s)
+        # Messages were due until the end; answers to the last ones may come after it.
+        last = max((a[0] for a in self.tally.answers), default=self._end)
+        return self.figures((started, max(self._end, last)))
 
     def _schedule(self, charger: SimCharger, due: float) -> None:
         if due >= self._end:
@@ -913,6 +934,7 @@ def render(report: Report) -> str:
         ratio,
     )
     ratio = f"{report.throughput_ratio:.0%}" if report.throughput_ratio is not None else ""
+    row("saturation: steady window (s)", [f"{s.saturation.window_s:.1f}" for s in servers])
     row("saturation: msg/s", [f"{s.saturation.msgs_per_s:.0f}" for s in servers], ratio)
     row(
         "saturation: p50 / p99 ack (ms)",
