@@ -17,19 +17,22 @@ from typing import Any
 
 #: (layer, substrings of a source path that belong to it), first match wins.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("SQLite via SQLAlchemy (statement building, execution)", ("sqlalchemy/", "sqlmodel/")),
-    ("store adapter (gateway/storage: rows, state codec)", ("gateway/storage/",)),
-    ("schema validation (fastjsonschema)", ("ocpp_central/validation", "fastjsonschema")),
-    ("translation (ocpp_central/translate: meter, v16, v201)", ("ocpp_central/translate/",)),
-    ("core step and domain (gateway/core, gateway/domain)", ("gateway/core/", "gateway/domain/")),
-    ("runtime shell (gateway/runtime: locks, group commit)", ("gateway/runtime",)),
-    ("OCPP adapter (connection, handlers, server)", ("ocpp_central/",)),
-    ("websockets (framing, connection)", ("websockets/",)),
-    ("json (encode, decode)", ("json/",)),
-    ("logging", ("logging/",)),
-    ("threads and executor (to_thread, queues)", ("concurrent/", "threading", "queue.py")),
-    ("asyncio event loop, sockets, selectors", ("asyncio/", "selectors", "socket")),
-    ("decimal, datetime, re, enum", ("decimal", "datetime", "re/", "enum", "_strptime")),
+    ("SQLite via SQLAlchemy (statement building, execution)", ("/sqlalchemy/", "/sqlmodel/")),
+    ("store adapter (gateway/storage: rows, state codec)", ("/gateway/storage/",)),
+    ("schema validation (fastjsonschema)", ("/ocpp_central/validation", "/fastjsonschema/")),
+    ("translation (ocpp_central/translate: meter, v16, v201)", ("/ocpp_central/translate/",)),
+    ("core step and domain (gateway/core, gateway/domain)", ("/gateway/core/", "/gateway/domain/")),
+    ("runtime shell (gateway/runtime: locks, group commit)", ("/gateway/runtime",)),
+    ("OCPP adapter (connection, handlers, server)", ("/ocpp_central/",)),
+    ("websockets (framing, connection)", ("/websockets/",)),
+    ("json (encode, decode)", ("/json/",)),
+    ("logging", ("/logging/",)),
+    ("threads and executor (to_thread, queues)", ("/concurrent/", "/threading.py", "/queue.py")),
+    ("asyncio event loop, sockets, selectors", ("/asyncio/", "/selectors.py", "/socket.py")),
+    (
+        "decimal, datetime, re, enum",
+        ("/decimal.py", "/_pydecimal.py", "/datetime.py", "/re/", "/enum.py", "/_strptime.py"),
+    ),
 )
 VALIDATION = LAYERS[2][0]
 GENERATED = "generated dataclass methods (__init__, __eq__, __hash__)"
@@ -43,7 +46,7 @@ def layer_of(filename: str, name: str) -> str | None:
     if filename.startswith("<"):
         # Code compiled at run time: fastjsonschema's validators, dataclasses' methods.
         return VALIDATION if name.startswith("validate") else GENERATED
-    normalised = filename.replace("\\", "/")
+    normalised = "/" + filename.replace("\\", "/").lstrip("/")
     for layer, needles in LAYERS:
         if any(n in normalised for n in needles):
             return layer

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.ocpp_load import Options, Report, render, run_server
+from bench.figures import Options, Report, render
+from bench.ocpp_load import run_server
 
 pytestmark = pytest.mark.integration
 
