@@ -206,5 +206,10 @@ async def open_client(
         _, client = await loop.create_connection(
             lambda: WsClient(url, subprotocol, on_text, on_lost), host, port
         )
-        await client.opened
+    try:
+        async with asyncio.timeout(timeout_s):
+            await client.opened
+    except BaseException:
+        client.abort()
+        raise
     return client
