@@ -217,14 +217,7 @@ def render(report: Report) -> str:
         "saturation: p50 / p99 ack (ms)",
         [f"{s.saturation.p50_ms:.1f} / {s.saturation.p99_ms:.1f}" for s in servers],
     )
-    row(
-        "saturation: CPU server / load / other",
-        [
-            f"{s.saturation.server_busy:.0%} / {_share(s.saturation.load_cpu_s, s.saturation)}"
-            f" / {_share(s.saturation.other_cpu_s, s.saturation)}"
-            for s in servers
-        ],
-    )
+    row("saturation: CPU server / load / other", [_cpu_split(s.saturation) for s in servers])
     row(
         "saturation: server CPU loop / threads",
         [
@@ -244,6 +237,7 @@ def render(report: Report) -> str:
         [f"{s.paced.p50_ms:.2f} / {s.paced.p99_ms:.2f}" for s in servers],
     )
     row("paced: max ack (ms)", [f"{s.paced.max_ms:.1f}" for s in servers])
+    row("paced: CPU server / load / other", [_cpu_split(s.paced) for s in servers])
     row(
         "CALLERRORs / unanswered",
         [
@@ -279,12 +273,25 @@ def render(report: Report) -> str:
                 f"  warning: other processes used {noise:.0%} of a core while {s.server} was "
                 "saturated; its msg/s is lower than this machine can do (msg per CPU-s holds)"
             )
+        noise = s.paced.other_cpu_s / s.paced.seconds if s.paced.seconds else 0
+        if noise > NOISY_SHARE:
+            lines.append(
+                f"  warning: other processes used {noise:.0%} of a core during {s.server}'s "
+                "paced phase; its latencies are longer than on a quiet machine"
+            )
         for error in s.log_errors:
             lines.append(f"  {s.server} log: {error}")
         for p in (s.idle, s.saturation, s.paced):
             for error in p.first_errors:
                 lines.append(f"  {s.server} {p.name}: {error}")
     return "\n".join(lines)
+
+
+def _cpu_split(phase: PhaseFigures) -> str:
+    return (
+        f"{phase.server_busy:.0%} / {_share(phase.load_cpu_s, phase)}"
+        f" / {_share(phase.other_cpu_s, phase)}"
+    )
 
 
 def _share(cpu_s: float, phase: PhaseFigures) -> str:
