@@ -53,6 +53,7 @@ class PhaseFigures:
     max_ms: float
     by_action: dict[str, int]
     first_errors: list[str]
+    per_second: list[int] = field(default_factory=list)  # answers in each second of the phase
     server_cpu_s: float = 0.0  # CPU the server process used during the phase (all threads)
     server_loop_cpu_s: float = 0.0  # of which its event loop thread (the rest: executor threads)
     load_cpu_s: float = 0.0  # CPU the load generator used
@@ -248,6 +249,9 @@ def render(report: Report) -> str:
     )
     g = report.gateway
     lines += ["", "gateway, saturation mix answered: " + _actions(g.saturation.by_action)]
+    for s in servers:
+        by_second = " ".join(str(n) for n in s.saturation.per_second)
+        lines.append(f"{s.server}, saturation answers in each second: {by_second}")
     if g.server_stats:
         stats = ", ".join(f"{k}={v}" for k, v in g.server_stats.items())
         lines.append(f"gateway stored: {stats}")

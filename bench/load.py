@@ -131,6 +131,7 @@ class _Phase:
         self.tally = _Tally()
         self.seconds = 0.0
         self.unanswered = 0
+        self.started_at: float | None = None
         self._running: set[int] = set()
         self._done: asyncio.Future[None] = loop.create_future()
 
@@ -140,6 +141,8 @@ class _Phase:
     def _begin(self, chargers: list[SimCharger]) -> list[SimCharger]:
         """The chargers still connected, now taking part in this phase."""
         self._done = self.loop.create_future()
+        if self.started_at is None:
+            self.started_at = self.loop.time()
         live = [c for c in chargers if c.lost is None]
         for charger in live:
             charger.phase = self
@@ -181,6 +184,7 @@ class _Phase:
             start, end = window
             counted, window_s = [a for a in t.answers if start <= a[0] <= end], end - start
         latencies = sorted(a[1] for a in counted)
+        per_second = Counter(int(a[0] - (self.started_at or 0.0)) for a in t.answers)
         return PhaseFigures(
             name=self.name,
             seconds=round(self.seconds, 3),
@@ -196,6 +200,7 @@ class _Phase:
             max_ms=round(latencies[-1] * 1000, 3) if latencies else 0.0,
             by_action=dict(sorted(Counter(a[2] for a in counted).items())),
             first_errors=list(t.first_errors),
+            per_second=[per_second[i] for i in range(max(per_second, default=-1) + 1)],
         )
 
 
