@@ -150,7 +150,8 @@ class Runtime:
         self._last_tx_id = await asyncio.to_thread(self._store.last_transaction_id)
         self._committer.start()
         now = self._clock()
-        for charger_id in {*self._known, *self._states}:
+
+        async def reconcile(charger_id: ChargerId) -> None:
             state = self.state(charger_id)
             if state.connected:
                 # Nobody is connected to a process that just started: begin the grace period.
@@ -158,6 +159,9 @@ class Runtime:
             else:
                 # Publish EVSEs the configuration added or changed since the last run.
                 await self._apply(charger_id, state, None, now)
+
+        # Together, so that a site of a thousand chargers starts with a few grouped commits.
+        await asyncio.gather(*(reconcile(cid) for cid in {*self._known, *self._states}))
 
     async def stop(self) -> None:
         await self._committer.close()
