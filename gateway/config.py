@@ -584,23 +584,26 @@ def _duplicates(values: Iterable[str]) -> set[str]:
 
 def _cross_reference_problems(s: Settings) -> Iterable[tuple[str, str]]:
     """Checks that span several tables: ids unique, references resolvable, no double mapping."""
+    duplicate_chargers = _duplicates(c.id for c in s.chargers)
+    duplicate_tariffs = _duplicates(t.id for t in s.tariffs)
+    duplicate_locations = _duplicates(x.id.upper() for x in s.locations)
+    duplicate_uids = _duplicates(e.uid.upper() for loc in s.locations for e in loc.evses)
     for i, charger_id in enumerate(c.id for c in s.chargers):
-        if charger_id in _duplicates(c.id for c in s.chargers):
+        if charger_id in duplicate_chargers:
             yield f"chargers[{i}].id", f"duplicate charger id {charger_id!r}"
     tariff_ids = {t.id for t in s.tariffs}
     for i, tariff in enumerate(s.tariffs):
-        if tariff.id in _duplicates(t.id for t in s.tariffs):
+        if tariff.id in duplicate_tariffs:
             yield f"tariffs[{i}].id", f"duplicate tariff id {tariff.id!r}"
     for li, loc in enumerate(s.locations):
-        if loc.id.upper() in _duplicates(x.id.upper() for x in s.locations):
+        if loc.id.upper() in duplicate_locations:
             yield f"locations[{li}].id", f"duplicate location id {loc.id!r}"
-    all_uids = [e.uid.upper() for loc in s.locations for e in loc.evses]
     mapped: dict[tuple[str, int | None, int], str] = {}
     chargers = {c.id: c for c in s.chargers}
     for li, loc in enumerate(s.locations):
         for ei, evse in enumerate(loc.evses):
             key = f"locations[{li}].evses[{ei}]"
-            if evse.uid.upper() in _duplicates(all_uids):
+            if evse.uid.upper() in duplicate_uids:
                 yield f"{key}.uid", f"duplicate EVSE uid {evse.uid!r}"
             charger = chargers.get(evse.charger)
             if charger is None:
@@ -611,10 +614,10 @@ def _cross_reference_problems(s: Settings) -> Iterable[tuple[str, str]]:
                 yield f"{key}.ocpp_evse_id", "OCPP 1.6 chargers have no EVSE ids; map connectors"
             if not is_v16 and evse.ocpp_evse_id is None:
                 yield f"{key}.ocpp_evse_id", f"required for an OCPP {charger.ocpp_version} charger"
-            connector_ids = [c.id for c in evse.connectors]
+            duplicate_connectors = _duplicates(c.id for c in evse.connectors)
             for ci, conn in enumerate(evse.connectors):
                 ckey = f"{key}.connectors[{ci}]"
-                if conn.id in _duplicates(connector_ids):
+                if conn.id in duplicate_connectors:
                     yield f"{ckey}.id", f"duplicate connector id {conn.id!r} in EVSE {evse.uid!r}"
                 ocpp_evse = None if is_v16 else evse.ocpp_evse_id
                 target = (evse.charger, ocpp_evse, conn.ocpp_connector_id)
