@@ -172,20 +172,6 @@ class StaticPartner(_Frozen):
 ModuleIdStr = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,63}$")]
 
 
-class PartnerToken(_Frozen):
-    """A token a partner issued, listed here when the partner does not push it to us.
-
-    Sessions and CDRs of such a token belong to that partner: they are pushed to it and
-    shown only to it.
-    """
-
-    uid: Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{1,36}$")]
-    country_code: CountryCode
-    party_id: PartyId
-    contract_id: Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{1,36}$")]
-    type: Literal["RFID", "APP_USER", "AD_HOC_USER", "OTHER"] = "RFID"
-
-
 class OcpiSettings(_Frozen):
     """OCPI platform behaviour."""
 
@@ -214,8 +200,6 @@ class OcpiSettings(_Frozen):
     #: Objects taken per round for one partner, and calls to one partner at the same time.
     push_batch: Annotated[int, Field(ge=1, le=10_000)] = 200
     push_concurrency: Annotated[int, Field(ge=1, le=64)] = 8
-    #: Tokens partners issued that they do not push to us (see ``PartnerToken``).
-    partner_tokens: tuple[PartnerToken, ...] = ()
 
 
 class SiteToken(_Frozen):

@@ -557,13 +557,14 @@ class SqlDelivery:
     ) -> None:
         """In one transaction: queue each item for its partners and drop its outbox row.
 
-        An outbox row whose object changed again since it was read stays (its new change is
-        queued next time). ``initial``: partners seen for the first time, with every object
-        they must be sent. ``partners``: when given, push rows of any other partner (one
-        that was removed) are dropped.
+        A queued object is due since its change (the outbox row's time) unless it was due
+        already. An outbox row whose object changed again since it was read stays (its new
+        change is queued next time). ``initial``: partners seen for the first time, with
+        every object they must be sent (due since ``now``). ``partners``: when given, push
+        rows of any other partner (one that was removed) are dropped.
         """
         queued = [
-            self._queue_row(pid, item.kind, item.object_id, now)
+            self._queue_row(pid, item.kind, item.object_id, item.changed_at)
             for item, partner_ids in routes
             for pid in partner_ids
         ]
@@ -759,6 +760,22 @@ class SqlDelivery:
                 .group_by(PUSH.c.partner_id)
             ).all()
         return {int(r[0]): Backlog(count=int(r[1]), oldest=_aware(r[2])) for r in rows}
+
+    def retry_now(self, partner_id: int) -> int:
+        """Make every due object of a partner due at once; how many there are."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(PUSH)
+                .where(PUSH.c.partner_id == partner_id, PUSH.c.due == true())
+                .values(next_attempt_at=None)
+            )
+            return int(
+                conn.execute(
+                    select(func.count())
+                    .select_from(PUSH)
+                    .where(PUSH.c.partner_id == partner_id, PUSH.c.due == true())
+                ).scalar_one()
+            )
 
     def failures(self, partner_id: int) -> list[tuple[str, str, int, str]]:
         """(kind, object id, attempts, last error) of a partner's objects that failed."""

@@ -107,7 +107,6 @@ def _v5_to_v6(conn: Connection) -> None:
     SQLModel.metadata.create_all(conn, tables=list(COMMAND_TABLES))
 
 
-
 def _v6_to_v7(conn: Connection) -> None:
     """Version 7 seals transactions, keeps CDRs, push queues and configuration snapshots."""
     SQLModel.metadata.create_all(conn, tables=list(DELIVERY_TABLES))
@@ -160,7 +159,14 @@ class SqlStore:
             version = _schema_version(conn)
             if version is None:
                 SQLModel.metadata.create_all(
-                    conn, tables=[*ALL_TABLES, *PARTNER_TABLES, *TOKEN_TABLES, *COMMAND_TABLES, *DELIVERY_TABLES]
+                    conn,
+                    tables=[
+                        *ALL_TABLES,
+                        *PARTNER_TABLES,
+                        *TOKEN_TABLES,
+                        *COMMAND_TABLES,
+                        *DELIVERY_TABLES,
+                    ],
                 )
                 _set_version(conn, SCHEMA_VERSION)
                 return

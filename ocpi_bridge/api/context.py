@@ -8,8 +8,8 @@ from datetime import datetime
 
 from gateway.config import Settings
 from gateway.ports import Clock, SiteView
-from ocpi_bridge.commands import RemoteControl
 from ocpi_bridge.catalog import SiteCatalog
+from ocpi_bridge.commands import RemoteControl
 from ocpi_bridge.parties import PartyDirectory
 from ocpi_bridge.registrar import Registrar
 from ocpi_bridge.tokens import TokenCache

@@ -43,6 +43,7 @@ from gateway.domain.delivery import (
     Sent,
 )
 from gateway.domain.partners import PartnerRecord, PartnerState, PartyRole
+from gateway.ports import PartnerDelivery
 from ocpi_bridge.catalog import SiteCatalog
 from ocpi_bridge.models.common import parse_datetime
 from ocpi_bridge.models.locations import Evse, Location
@@ -122,6 +123,8 @@ class PushStore(Protocol):
     def backlog(self) -> dict[int, Backlog]: ...
 
     def build_cdr(self, row_id: int, *, at: datetime) -> bool: ...
+
+    def retry_now(self, partner_id: int) -> int: ...
 
 
 class PartnerSource(Protocol):
@@ -215,6 +218,7 @@ class Pusher:
         partners: PartnerSource,
         settings: OcpiSettings,
         us: PartyRole,
+        clock: Callable[[], datetime] = utc_now,
         wall: Callable[[], datetime] = utc_now,
         rng: random.Random | None = None,
         partner_ttl_s: float = 5.0,
@@ -225,7 +229,8 @@ class Pusher:
         self._partners = partners
         self._settings = settings
         self._us = us
-        self._wall = wall
+        self._clock = clock  # the gateway's time: when changes happened, when delivered
+        self._wall = wall  # real time: when to try again
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not secrecy
         self._partner_ttl_s = partner_ttl_s
         self._receivers: dict[int, Receiver] = {}
@@ -236,6 +241,8 @@ class Pusher:
         self._sweep = False
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._report: dict[str, PartnerDelivery] = {}
+        self._succeeded: dict[int, datetime] = {}
         self.rounds = 0
 
     # --- lifecycle ---------------------------------------------------------------------
@@ -264,10 +271,10 @@ class Pusher:
         self._receivers_at = -1e9
         self._wakeup.set()
 
-    # --- reporting ---------------------------------------------------------------------
+    # --- reporting (gateway.ports.DeliveryView) ----------------------------------------
 
     def backlog(self) -> dict[str, Backlog]:
-        """Per partner name: undelivered objects and the oldest one's first change (blocking)."""
+        """Per partner name: undelivered objects and the oldest one's change (blocking)."""
         names = {p.id: p.name for p in self._partners.partners()}
         return {names.get(pid, f"#{pid}"): b for pid, b in self._store.backlog().items()}
 
@@ -276,6 +283,39 @@ class Pusher:
         return {
             pid: lane.last_error or "" for pid, lane in self._lanes.items() if lane.failures > 0
         }
+
+    def delivery(self) -> Mapping[str, PartnerDelivery]:
+        """By partner name, as of the last round (never blocks: monitoring reads it often)."""
+        return self._report
+
+    async def retry_now(self, partner: str) -> str:
+        """End a partner's backoff and deliver its backlog at once."""
+        receiver = next((r for r in self._receivers.values() if r.partner.name == partner), None)
+        if receiver is None:
+            return f"{partner} receives no pushes (not registered, or no Receiver endpoints)."
+        waiting = await asyncio.to_thread(self._store.retry_now, receiver.id)
+        lane = self._lane(receiver.id)
+        lane.failures, lane.retry_at = 0, 0.0
+        lane.wakeup.set()
+        if not waiting:
+            return f"Nothing waits for {partner}."
+        return f"Delivering {waiting} waiting change{'s' if waiting != 1 else ''} to {partner} now."
+
+    def _refresh_report(self) -> None:
+        """Recompute what ``delivery()`` says (in a worker thread)."""
+        backlog = self._store.backlog()
+        report = {}
+        for pid, receiver in self._receivers.items():
+            lane = self._lanes.get(pid)
+            b = backlog.get(pid)
+            report[receiver.partner.name] = PartnerDelivery(
+                partner=receiver.partner.name,
+                last_success_at=self._succeeded.get(pid),
+                backlog=0 if b is None else b.count,
+                oldest_pending_at=None if b is None else b.oldest,
+                last_error=None if lane is None or not lane.failures else lane.last_error,
+            )
+        self._report = report
 
     # --- distributing the outbox -------------------------------------------------------
 
@@ -299,6 +339,7 @@ class Pusher:
     async def _distribute(self) -> None:
         sweep, self._sweep = self._sweep, False
         touched = await asyncio.to_thread(self._distribute_now, sweep)
+        await asyncio.to_thread(self._refresh_report)
         receivers = self._receivers
         for pid in set(self._lanes) - set(receivers):
             lane = self._lanes.pop(pid)
@@ -336,7 +377,7 @@ class Pusher:
             if routes or (first and initial) or (first and sweep):
                 self._store.fan_out(
                     routes,
-                    now=self._wall(),
+                    now=self._clock(),
                     initial=initial if first else {},
                     partners=set(receivers) if first and sweep else None,
                 )
@@ -397,11 +438,14 @@ class Pusher:
                 self.rounds += 1
                 if down is not None:
                     self._back_off(lane, receiver, down)
+                    await asyncio.to_thread(self._refresh_report)
                     continue
+                self._succeeded[lane.partner_id] = self._clock()
                 if lane.failures:
                     log.info("ocpi push to %s: delivering again", receiver.partner.name)
                 lane.failures, lane.retry_at, lane.last_error = 0, 0.0, None
                 if taken < batch:
+                    await asyncio.to_thread(self._refresh_report)
                     break
 
     def _back_off(self, lane: _Lane, receiver: Receiver, reason: str) -> None:

@@ -23,7 +23,7 @@ ANY_TIME = "2000-01-01T00:00:00Z"
 
 
 def write_config(tmp_path: Path, ocpp_port: int, http_port: int) -> Path:
-    """The shipped configuration on loopback ports, quick to retry, with the test tokens."""
+    """The shipped configuration on loopback ports, quick to retry."""
     text = (
         SHIPPED_CONFIG.read_text()
         .replace('host = "0.0.0.0"\nport = 9000', f'host = "127.0.0.1"\nport = {ocpp_port}')
@@ -35,15 +35,36 @@ def write_config(tmp_path: Path, ocpp_port: int, http_port: int) -> Path:
         .replace("push_retry_initial_s = 1\n", "push_retry_initial_s = 0.1\n")
         .replace("push_retry_max_s = 300\n", "push_retry_max_s = 0.5\n")
         .replace("push_sweep_s = 30 ", "push_sweep_s = 0.5 ")
-        .replace(
-            "[logging]\n",
-            '[[ocpi.partner_tokens]]\nuid = "04A1B2C3"\ncountry_code = "DE"\n'
-            'party_id = "EMS"\ncontract_id = "DE-EMS-C1"\n\n[logging]\n',
-        )
     )
     config = tmp_path / "config.toml"
     config.write_text(text)
     return config
+
+
+#: The eMSP's cards (DE/EMS, whitelist ALWAYS): charging with them is the eMSP's business.
+CARDS = ("04A1B2C3", "DCTOKEN1")
+
+
+def a_card(uid: str) -> dict[str, Any]:
+    return {
+        "country_code": "DE",
+        "party_id": "EMS",
+        "uid": uid,
+        "type": "RFID",
+        "contract_id": f"DE-EMS-{uid}",
+        "issuer": "Test eMSP",
+        "valid": True,
+        "whitelist": "ALWAYS",
+        "last_updated": "2026-11-22T09:00:00Z",
+    }
+
+
+async def give_cards(http_url: str, token: str, uids: tuple[str, ...] = CARDS) -> None:
+    """The eMSP pushes its cards to the gateway's Tokens receiver (mod_tokens PUT)."""
+    async with httpx.AsyncClient(base_url=http_url, headers=b64(token), timeout=10) as client:
+        for uid in uids:
+            reply = await client.put(f"/ocpi/2.2.1/tokens/DE/EMS/{uid}", json=a_card(uid))
+            assert reply.json()["status_code"] == 1000, reply.text
 
 
 def b64(token: str) -> dict[str, str]:

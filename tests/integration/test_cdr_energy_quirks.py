@@ -19,20 +19,20 @@ import pytest
 from gateway.app import Gateway
 from gateway.domain.ids import ChargerId
 from tests.builders import T0, FakeClock
-from tests.integration.conftest import auth, site_settings
-from tests.integration.delivery import Timeline, boot_16, charge_16, sampled
+from tests.integration.conftest import PARTNER_TOKEN, auth, site_settings
+from tests.integration.delivery import Timeline, boot_16, charge_16, give_cards, sampled
 from tests.sim.charger import sim_charger
 
 pytestmark = pytest.mark.integration
 
-OWNED = {"uid": "04A1B2C3", "country_code": "DE", "party_id": "EMS", "contract_id": "DE-EMS-C1"}
-
 
 @pytest.fixture
 async def gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
-    gateway = Gateway(site_settings(tmp_path, ocpi={"partner_tokens": [OWNED]}), clock=FakeClock())
+    gateway = Gateway(site_settings(tmp_path), clock=FakeClock())
     await gateway.start()
     try:
+        # The configured partner DE/EMS pushes its card: its charges are that partner's.
+        await give_cards(f"http://127.0.0.1:{gateway.http_port}", PARTNER_TOKEN, ("04A1B2C3",))
         yield gateway
     finally:
         await gateway.stop()

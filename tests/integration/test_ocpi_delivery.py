@@ -34,6 +34,7 @@ from tests.integration.delivery import (
     converge,
     eventually,
     gateway_view,
+    give_cards,
     held,
     ok,
     status_16,
@@ -47,11 +48,6 @@ emsp_process = platform.emsp_process
 emsp = platform.emsp
 Emsp = platform.Emsp
 Cpo = platform.Cpo
-
-PARTNER_TOKENS = [
-    {"uid": "04A1B2C3", "country_code": "DE", "party_id": "EMS", "contract_id": "DE-EMS-C1"},
-    {"uid": "DCTOKEN1", "country_code": "DE", "party_id": "EMS", "contract_id": "DE-EMS-C2"},
-]
 
 
 def delivery_settings(
@@ -70,7 +66,6 @@ def delivery_settings(
             "push_retry_initial_s": 0.1,
             "push_retry_max_s": 0.5,
             "push_sweep_s": 0.5,
-            "partner_tokens": PARTNER_TOKENS,
             "static_partners": [
                 {
                     "name": "static",
@@ -110,6 +105,7 @@ async def connected(start: Start, emsp: Emsp) -> tuple[Cpo, str]:
     """A gateway the eMSP registered with, once it pushed the eMSP every Location."""
     cpo = await start()
     token = await platform.registered(cpo, emsp)
+    await give_cards(cpo.http_url, token)
     await converge(emsp.url, cpo.http_url, token, until=lambda h: bool(h["locations"]))
     return cpo, token
 
@@ -186,14 +182,14 @@ async def test_a_partner_outage_loses_nothing_and_coalesces_status_flips(
         tx_id = await charge_16(ac, Timeline(T0.replace(hour=11), cpo.clock))
 
     async def backlogged() -> bool:
-        assert cpo.gateway.pusher is not None
-        backlog = cpo.gateway.pusher.backlog()
-        return bool(backlog) and backlog["emsp"].count >= 3
+        report = cpo.gateway.delivery.delivery().get("emsp")
+        return report is not None and report.backlog >= 3 and report.last_error is not None
 
     await eventually(backlogged)
+    assert cpo.gateway.delivery.delivery()["emsp"].oldest_pending_at is not None
     async with httpx.AsyncClient() as client:
-        health = (await client.get(f"{cpo.http_url}/healthz")).json()
-    assert health["checks"]["ocpi_backlog"]["emsp"]["count"] >= 3
+        metrics = (await client.get(f"{cpo.http_url}/metrics")).text
+    assert 'partner="emsp"' in metrics
     before = len((await emsp.inspect())["received"])
 
     await control_held(emsp.url, mode="ok")
@@ -297,6 +293,7 @@ async def test_a_credit_cdr_cancels_a_cdr_without_changing_it(
     settings = load_settings(config)
     cpo = await start(settings)
     token = await platform.registered(cpo, emsp)
+    await give_cards(cpo.http_url, token)
     async with sim_charger(cpo.ws_url("AC-0001")) as ac:
         await boot_16(ac)
         tx_id = await charge_16(ac, Timeline(T0, cpo.clock))

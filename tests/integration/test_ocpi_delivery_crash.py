@@ -31,6 +31,7 @@ from tests.integration.delivery import (
     boot_16,
     converge,
     eventually,
+    give_cards,
     held,
     ok,
     sampled,
@@ -117,6 +118,7 @@ async def test_sigkill_between_stop_and_answer_then_replay_gives_one_cdr_deliver
     registration = await emsp.register(asked["versions_url"], asked["token"])
     assert registration["status"] == 200, registration
     token = registration["body"]["data"]["token"]
+    await give_cards(processes[0].url, token)
     ws_url = f"ws://127.0.0.1:{ocpp_port}/ocpp/AC-0001"
 
     clock = Timeline(datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=40))

@@ -344,15 +344,37 @@ async def test_the_backlog_says_how_many_objects_wait_and_since_when(h: Harness)
     """Per partner name: count of due objects and the first change still undelivered."""
     await synced(h)
     h.partner.answer = lambda _: httpx.Response(503)
-    before = datetime.now(UTC)
     h.status(EvseStatus.CHARGING, T0 + timedelta(minutes=1))
-    h.status(EvseStatus.CHARGING, T0 + timedelta(minutes=1), uid=EvseUid("AC-0001-2"))
+    h.status(EvseStatus.CHARGING, T0 + timedelta(minutes=2), uid=EvseUid("AC-0001-2"))
     await h.until(lambda: h.backlog() == 2)
 
     backlog = await asyncio.to_thread(h.pusher.backlog)
     assert backlog["emsp"].count == 2
-    assert backlog["emsp"].oldest is not None
-    assert before - timedelta(seconds=1) <= backlog["emsp"].oldest <= datetime.now(UTC)
+    assert backlog["emsp"].oldest == T0 + timedelta(minutes=1)  # the oldest change waiting
+    await h.until(
+        lambda: "emsp" in h.pusher.delivery() and h.pusher.delivery()["emsp"].backlog == 2
+    )
+    report = h.pusher.delivery()["emsp"]
+    assert report.oldest_pending_at == T0 + timedelta(minutes=1)
+    assert report.last_error is not None
+    assert report.last_success_at is not None  # the first full push went through
+
+
+async def test_retry_now_ends_the_backoff_of_a_partner(h: Harness):
+    """The operator's "Retry now": the partner is tried at once, whatever its backoff."""
+    await synced(h)
+    h.pusher._settings = h.settings.ocpi.model_copy(update={"push_retry_initial_s": 60.0})
+    h.partner.answer = lambda _: httpx.Response(503)
+    h.status(EvseStatus.CHARGING, T0 + timedelta(minutes=1))
+    await h.until(lambda: bool(h.pusher.partner_down()))
+    h.partner.answer = lambda _: ok()
+
+    said = await h.pusher.retry_now("emsp")
+
+    assert said == "Delivering 1 waiting change to emsp now."
+    await h.until(lambda: h.backlog() == 0)
+    assert await h.pusher.retry_now("emsp") == "Nothing waits for emsp."
+    assert "receives no pushes" in await h.pusher.retry_now("nobody")
 
 
 async def test_many_evses_of_one_location_due_at_once_go_as_one_location_put(h: Harness):
