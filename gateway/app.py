@@ -254,6 +254,7 @@ class Gateway:
             settings=self.settings.ocpi,
             us=self.ocpi.us,
             clock=self.clock,
+            metrics=self.metrics,
         )
         self.delivery = self.pusher
         pusher = self.pusher

@@ -127,6 +127,24 @@ class PushStore(Protocol):
     def retry_now(self, partner_id: int) -> int: ...
 
 
+class PushMetrics(Protocol):
+    """What the pusher records for monitoring (``gateway.metrics.Metrics`` has it)."""
+
+    def pushed(self, partner: str, seconds: float, *, ok: bool) -> None: ...
+
+    def cdr_created(self, partner: str) -> None: ...
+
+
+class NoMetrics:
+    """Records nothing."""
+
+    def pushed(self, partner: str, seconds: float, *, ok: bool) -> None:
+        return None
+
+    def cdr_created(self, partner: str) -> None:
+        return None
+
+
 class PartnerSource(Protocol):
     """Registered partners (``ocpi_bridge.ports.PartnerStore`` has this method)."""
 
@@ -222,6 +240,7 @@ class Pusher:
         wall: Callable[[], datetime] = utc_now,
         rng: random.Random | None = None,
         partner_ttl_s: float = 5.0,
+        metrics: PushMetrics | None = None,
     ) -> None:
         self._store = store
         self._catalog = catalog
@@ -233,6 +252,7 @@ class Pusher:
         self._wall = wall  # real time: when to try again
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not secrecy
         self._partner_ttl_s = partner_ttl_s
+        self._metrics: PushMetrics = metrics or NoMetrics()
         self._receivers: dict[int, Receiver] = {}
         self._receivers_at = -1e9
         self._synced: set[int] | None = None
@@ -372,8 +392,11 @@ class Pusher:
                 receivers = self._receivers_now(fresh=True)
                 routes = [(item, self._recipients(item, receivers)) for item in items]
                 refreshed = True
-            for _, recipients in routes:
+            for item, recipients in routes:
                 touched.update(recipients)
+                if item.kind is PushKind.CDR:
+                    for pid in recipients:
+                        self._metrics.cdr_created(receivers[pid].partner.name)
             if routes or (first and initial) or (first and sweep):
                 self._store.fan_out(
                     routes,
@@ -543,9 +566,7 @@ class Pusher:
             if callable(body):  # built only when needed (the whole Location, after two 404s)
                 body = await asyncio.to_thread(body)
             try:
-                await self._client.request(
-                    target, call.method, call.url, module=job.module, body=body
-                )
+                await self._call(receiver, target, job.module, call.method, call.url, body)
                 break
             except PartnerRejectedError as exc:
                 if exc.http_status == 404 and index + 1 < len(job.calls):
@@ -571,6 +592,17 @@ class Pusher:
             done=True,
             sent=job.sent,
         )
+
+    async def _call(
+        self, receiver: Receiver, target: Target, module: str, method: str, url: str, body: Any
+    ) -> None:
+        started = time.monotonic()
+        try:
+            await self._client.request(target, method, url, module=module, body=body)
+        except PartnerError:
+            self._metrics.pushed(receiver.partner.name, time.monotonic() - started, ok=False)
+            raise
+        self._metrics.pushed(receiver.partner.name, time.monotonic() - started, ok=True)
 
     def _failed(self, item: PushItem, error: str) -> PushOutcome:
         delay = retry_delay(

@@ -10,6 +10,7 @@ the gateway serves on GET, and each CDR exactly once.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -187,9 +188,7 @@ async def test_a_partner_outage_loses_nothing_and_coalesces_status_flips(
 
     await eventually(backlogged)
     assert cpo.gateway.delivery.delivery()["emsp"].oldest_pending_at is not None
-    async with httpx.AsyncClient() as client:
-        metrics = (await client.get(f"{cpo.http_url}/metrics")).text
-    assert 'partner="emsp"' in metrics
+
     before = len((await emsp.inspect())["received"])
 
     await control_held(emsp.url, mode="ok")
@@ -203,6 +202,12 @@ async def test_a_partner_outage_loses_nothing_and_coalesces_status_flips(
     assert ours["sessions"][f"AC-0001-{tx_id}"]["status"] == "COMPLETED"
     assert cpo.gateway.pusher is not None
     assert cpo.gateway.pusher.backlog() == {}
+    async with httpx.AsyncClient() as client:
+        metrics = (await client.get(f"{cpo.http_url}/metrics")).text
+    assert 'gateway_cdrs_created_total{partner="emsp"} 1' in metrics
+    failures = re.search(r'gateway_partner_push_failures_total\{partner="emsp"\} (\d+)', metrics)
+    assert failures is not None
+    assert int(failures.group(1)) >= 1
 
 
 async def test_a_cdr_whose_answer_is_lost_is_posted_again_with_the_same_id(
