@@ -3,11 +3,11 @@
 This is the only module that knows both protocol sides; it wires them to the runtime
 and the store and owns start-up and shutdown order:
 
-    start: store (integrity, migrations) -> OCPI keys and partners -> remote control
-           (results a previous run left) -> runtime (load, reconcile) -> OCPP -> HTTP
-           -> jobs
+    start: store (integrity, migrations, configuration changes) -> OCPI keys, partners,
+           catalogue and sealer -> remote control (results a previous run left) -> runtime
+           (load, reconcile) -> OCPP -> HTTP -> pusher -> jobs
     stop:  jobs -> remote control (in-flight commands left for the next start) -> OCPP
-           (chargers closed) -> HTTP -> runtime (pending commits) -> store
+           (chargers closed) -> HTTP -> pusher -> runtime (pending commits) -> store
 
 Authorisation at the chargers: ``CommandAuthorizer`` first (a token a partner sent in a
 START_SESSION or RESERVE_NOW is accepted at that place for 15 minutes with the partner
@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import logging
 import signal
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -41,6 +43,7 @@ from gateway.ports import Authorizer, Clock, DeliveryView
 from gateway.runtime import Runtime
 from gateway.scheduler import build_scheduler
 from gateway.storage.commands import SqlCommands
+from gateway.storage.delivery import config_objects
 from gateway.storage.keys import TokenKeys
 from gateway.storage.partners import SqlPartners
 from gateway.storage.sql import SqlStore
@@ -50,20 +53,30 @@ from gateway.ui.auth import LoginThrottle, Sessions, load_or_create_key
 from ocpi_bridge.api.app import create_app
 from ocpi_bridge.api.context import OcpiContext
 from ocpi_bridge.authorization import Owners, RoamingAuthorizer, RoamingTokenBook
+from ocpi_bridge.catalog import SiteCatalog
 from ocpi_bridge.commands import CommandAuthorizer, CommandTokenBook, RemoteControl
 from ocpi_bridge.local_lists import LocalLists
 from ocpi_bridge.parties import Directory, StaticParties
 from ocpi_bridge.ports import TokenBook
 from ocpi_bridge.push.client import OcpiClient
+from ocpi_bridge.push.pusher import Pusher
 from ocpi_bridge.registrar import Registrar
+from ocpi_bridge.sealing import OcpiSealer
 from ocpi_bridge.token_pull import TokenPuller
 from ocpi_bridge.tokens import TokenCache
+from ocpi_bridge.translate.delivery import published_locations
 from ocpp_central.link import OcppLink
 from ocpp_central.server import OcppServer
 
 log = logging.getLogger(__name__)
 
 SHUTDOWN_BUDGET_S = 5.0
+
+if importlib.util.find_spec("sniffio") is None:
+    # httpcore tries ``import sniffio`` on every request; without the package each failed
+    # import searches the whole path (about 1 ms per partner call). Recording it as absent
+    # once makes the answer immediate; installing sniffio makes this line a no-op.
+    sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
 #: How often partners are checked for a token pull that is due (a new registration is).
 TOKEN_PULL_CHECK_S = 30.0
 #: How often connected chargers are checked for a local list to send (token changes
@@ -120,6 +133,7 @@ class OcpiPlatform:
             name=settings.operator.name,
         )
         static = StaticParties(settings.ocpi.static_partners, us=us)
+        self.us = us
         self.partners = SqlPartners(store.engine, keys)
         self.client = OcpiClient(settings.ocpi, us=us)
         self.registrar = Registrar(
@@ -201,19 +215,50 @@ class Gateway:
         self.app: FastAPI | None = None
         self.ocpi: OcpiPlatform | None = None
         self.commands: RemoteControl | None = None
+        self.catalog: SiteCatalog | None = None
+        self.pusher: Pusher | None = None
         self._http_task: asyncio.Task[None] | None = None
         self._stopped = asyncio.Event()
 
     async def start(self) -> None:
         await asyncio.to_thread(self.store.open)
         configured_at = await asyncio.to_thread(
-            self.store.reconcile_config, self.settings.fingerprints(), self.clock()
+            self.store.reconcile_config,
+            self.settings.fingerprints(),
+            self.clock(),
+            objects=config_objects(self.settings),
         )
+        snapshots = await asyncio.to_thread(self.store.delivery.snapshots)
         self.ocpi = await asyncio.to_thread(
             OcpiPlatform, self.settings, self.store, clock=self.clock, site=self.authorizer.site
         )
         self.authorizer.target = self.ocpi.authorizer
         self.ocpi.token_book = CommandTokenBook(self.remote_store, fallback=self.ocpi.token_book)
+        self.catalog = SiteCatalog(
+            self.settings,
+            site=self.store,
+            configured_at=configured_at,
+            locations=published_locations(self.settings.locations, snapshots),
+            records=self.store.delivery,
+        )
+        # Seals are made inside the commit that stores a transaction's start: from then on
+        # its Session and CDR belong to the partner that issued its token.
+        self.store.delivery.sealer = OcpiSealer(
+            self.settings, configured_at=configured_at, tokens=self.ocpi.token_book
+        )
+        self.pusher = Pusher(
+            store=self.store.delivery,
+            catalog=self.catalog,
+            client=self.ocpi.client,
+            partners=self.ocpi.partners,
+            settings=self.settings.ocpi,
+            us=self.ocpi.us,
+            clock=self.clock,
+            metrics=self.metrics,
+        )
+        self.delivery = self.pusher
+        pusher = self.pusher
+        self.runtime.on_effect(lambda _: pusher.wake())
         self.local_lists = LocalLists(
             store=self.ocpi.tokens.store,
             link=self.link,
@@ -251,6 +296,7 @@ class Gateway:
                 configured_at=configured_at,
                 tokens=self.ocpi.tokens,
                 commands=self.commands,
+                catalog=self.catalog,
             )
         )
         self.monitor = Monitor(
@@ -292,6 +338,16 @@ class Gateway:
             max_instances=1,
             misfire_grace_time=None,
         )
+        pusher.start()
+        self.scheduler.add_job(
+            pusher.sweep,
+            "interval",
+            seconds=self.settings.ocpi.push_sweep_s,
+            id="ocpi-push-sweep",
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None,
+        )
         self.scheduler.start()
         log.info(
             "gateway %s started ocpp=%s:%d http=%s:%d",
@@ -324,6 +380,8 @@ class Gateway:
             self.http.should_exit = True
             with contextlib.suppress(Exception):
                 await self._http_task
+        if self.pusher is not None:
+            await self.pusher.stop()
         if self.ocpi is not None:
             await self.ocpi.aclose()
         await self.runtime.stop()

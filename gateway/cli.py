@@ -55,6 +55,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     uhp.add_argument("--stdin", action="store_true", help="read the password from standard input")
     _partner_commands(commands, with_config)
+    cdrs = commands.add_parser("cdrs", help="OCPI CDRs")
+    cdr_commands = cdrs.add_subparsers(dest="cdr_command", required=True)
+    credit = cdr_commands.add_parser(
+        "credit",
+        help="cancel a CDR with a credit CDR (same data, negative costs, id + '-C'); it is "
+        "sent to the partner like any CDR, also while the gateway runs",
+    )
+    credit.add_argument("cdr_id", help="the id of the CDR to credit")
+    credit.add_argument("--remark", help="a remark for the partner (255 characters at most)")
+    with_config(credit)
     return parser
 
 
@@ -112,6 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "partners":
         return _partners(args, settings)
+    if args.command == "cdrs":
+        return _credit(args, settings)
     if args.command == "check-config":
         sys.stdout.write(
             f"{path}: ok ({len(settings.chargers)} chargers, {len(settings.locations)} locations, "
@@ -132,6 +144,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, StoreError, KeyFileError, SessionKeyError) as exc:
         sys.stderr.write(f"cannot start: {exc}\n")
         return 1
+    return 0
+
+
+def _credit(args: argparse.Namespace, settings: Settings) -> int:
+    """``gateway cdrs credit``: store a credit CDR; the (running) gateway sends it."""
+    from gateway.storage.sql import SqlStore, StoreError
+    from ocpi_bridge.sealing import CreditError, issue_credit
+
+    store = SqlStore(settings.database_url(), busy_timeout_ms=settings.storage.busy_timeout_ms)
+    try:
+        store.open()
+        issued = issue_credit(
+            store.delivery, args.cdr_id, now=datetime.now(UTC), remark=args.remark
+        )
+    except (OSError, StoreError) as exc:
+        sys.stderr.write(f"cannot open the database: {exc}\n")
+        return 1
+    except CreditError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return 1
+    finally:
+        store.close()
+    _out(f"credit CDR {issued.cdr_id} issued for {'/'.join(issued.owner)}")
     return 0
 
 

@@ -192,6 +192,14 @@ class OcpiSettings(_Frozen):
     #: Minutes between pulls of each partner's tokens (its Tokens sender); 0: only the
     #: first pull after registration.
     token_pull_interval_min: Annotated[int, Field(ge=0, le=7 * 24 * 60)] = 360
+    #: Pushes to a partner that failed are retried after this, doubling up to the maximum.
+    push_retry_initial_s: Annotated[float, Field(gt=0, le=3600)] = 1.0
+    push_retry_max_s: Annotated[float, Field(gt=0, le=86400)] = 300.0
+    #: How often undelivered objects are looked at even when nothing new happened.
+    push_sweep_s: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    #: Objects taken per round for one partner, and calls to one partner at the same time.
+    push_batch: Annotated[int, Field(ge=1, le=10_000)] = 200
+    push_concurrency: Annotated[int, Field(ge=1, le=64)] = 8
 
 
 class SiteToken(_Frozen):
@@ -518,7 +526,7 @@ class Settings(_Frozen):
                         for c in evse.connectors
                     ),
                     lifecycle=evse.lifecycle,
-                    max_power_w=_max_power(evse),
+                    max_power_w=evse_max_power(evse),
                 )
                 for loc in self.locations
                 for evse in loc.evses
@@ -555,7 +563,7 @@ class Settings(_Frozen):
         return f"sqlite:///{self.storage.data_dir / 'gateway.db'}"
 
 
-def _max_power(evse: EvseSettings) -> Decimal:
+def evse_max_power(evse: EvseSettings) -> Decimal:
     """The EVSE's power ceiling: the configured one, else voltage x current (x3 for 3-phase)."""
     best = Decimal(0)
     for c in evse.connectors:

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, select, text
+from sqlalchemy import Connection, Engine, create_engine, event, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.sql.schema import Table
@@ -36,6 +36,7 @@ from gateway.domain.transactions import Transaction, TransactionStatus
 from gateway.ports import Change
 from gateway.storage import codec
 from gateway.storage.commands import TABLES as COMMAND_TABLES
+from gateway.storage.delivery import TABLES as DELIVERY_TABLES, ConfigObject, SqlDelivery
 from gateway.storage.partners import TABLES as PARTNER_TABLES
 from gateway.storage.tables import (
     SCHEMA_VERSION,
@@ -106,6 +107,11 @@ def _v5_to_v6(conn: Connection) -> None:
     SQLModel.metadata.create_all(conn, tables=list(COMMAND_TABLES))
 
 
+def _v6_to_v7(conn: Connection) -> None:
+    """Version 7 seals transactions, keeps CDRs, push queues and configuration snapshots."""
+    SQLModel.metadata.create_all(conn, tables=list(DELIVERY_TABLES))
+
+
 #: Forward migrations: ``MIGRATIONS[n]`` upgrades a version-``n`` database to ``n + 1``.
 #: Each runs inside the start-up transaction, so a failed upgrade leaves the file as it was.
 MIGRATIONS: Mapping[int, Callable[[Connection], None]] = {
@@ -114,6 +120,7 @@ MIGRATIONS: Mapping[int, Callable[[Connection], None]] = {
     3: _v3_to_v4,
     4: _v4_to_v5,
     5: _v5_to_v6,
+    6: _v6_to_v7,
 }
 
 
@@ -134,6 +141,8 @@ class SqlStore:
         self._statements: dict[tuple[str, tuple[str, ...], tuple[str, ...]], Any] = {}
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas(busy_timeout_ms))
+        #: Seals, CDRs and push queues; its ``sealer`` is set once the OCPI side is built.
+        self.delivery = SqlDelivery(self.engine)
 
     # --- lifecycle ---------------------------------------------------------------
 
@@ -150,7 +159,14 @@ class SqlStore:
             version = _schema_version(conn)
             if version is None:
                 SQLModel.metadata.create_all(
-                    conn, tables=[*ALL_TABLES, *PARTNER_TABLES, *TOKEN_TABLES, *COMMAND_TABLES]
+                    conn,
+                    tables=[
+                        *ALL_TABLES,
+                        *PARTNER_TABLES,
+                        *TOKEN_TABLES,
+                        *COMMAND_TABLES,
+                        *DELIVERY_TABLES,
+                    ],
                 )
                 _set_version(conn, SCHEMA_VERSION)
                 return
@@ -352,19 +368,27 @@ class SqlStore:
                 index_elements=["charger_id", "tx_id"],
                 set_={k: stmt.excluded[k] for k in values if k not in ("charger_id", "tx_id")},
                 where=TRANSACTION.c.status != TransactionStatus.COMPLETED.value,
-            )
-            conn.execute(stmt, values)
+            ).returning(TRANSACTION.c.id)
+            row_id = conn.execute(stmt, values).scalar()
+        else:
+            # Only samples were added: the record stays as it is, but the Session changed
+            # (energy, cost), so its time moves.
+            row_id = conn.execute(
+                update(TRANSACTION)
+                .where(
+                    TRANSACTION.c.charger_id == tx.charger_id,
+                    TRANSACTION.c.tx_id == tx.tx_id,
+                    TRANSACTION.c.status != TransactionStatus.COMPLETED.value,
+                )
+                .values(updated_at=at)
+                .returning(TRANSACTION.c.id)
+            ).scalar()
         self._write_samples(conn, tx.charger_id, tx.tx_id, effect.new_samples)
         self._write_problems(conn, tx.charger_id, effect.problems, at)
-        if tx.ended:
-            conn.execute(
-                self._upsert(OUTBOX, ["kind", "object_id"], skip={"id"}),
-                {
-                    "kind": "transaction",
-                    "object_id": f"{tx.charger_id}/{tx.tx_id}",
-                    "changed_at": at,
-                },
-            )
+        if row_id is not None:
+            # Sealed at the start, its Session queued on every change, its CDR created at
+            # the end: all in this transaction (DESIGN.md §2.3, §4).
+            self.delivery.on_transaction(conn, row_id, tx, at)
 
     def _write_samples(
         self, conn: Connection, charger_id: str, tx_id: str, samples: Sequence[MeterSample]
@@ -425,15 +449,23 @@ class SqlStore:
         return stmt.on_conflict_do_update(index_elements=keys, set_=updates)
 
     def reconcile_config(
-        self, fingerprints: Mapping[str, str], now: datetime
+        self,
+        fingerprints: Mapping[str, str],
+        now: datetime,
+        *,
+        objects: Mapping[str, ConfigObject] | None = None,
     ) -> dict[str, datetime]:
         """Record configuration fingerprints; return when each object last changed.
 
         An object seen for the first time, or whose fingerprint differs from the stored
         one, changed ``now``; the others keep their recorded time, so a restart with the
-        same ``config.toml`` does not make every Location look freshly updated.
+        same ``config.toml`` does not make every Location look freshly updated. With
+        ``objects`` (fingerprints and documents), changes are also queued for partners and
+        objects that left the file are kept as removed (``SqlDelivery.reconcile``).
         """
         with self.engine.begin() as conn:
+            if objects is not None:
+                return self.delivery.reconcile(conn, objects, now)
             stored = {
                 r.key: (r.fingerprint, r.changed_at)
                 for r in conn.execute(

@@ -15,11 +15,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.logs import fields
 from ocpi_bridge.api import (
+    cdrs,
     charging_profiles,
     commands,
     credentials,
     envelope,
     locations,
+    sessions,
+    tariffs,
     tokens,
     versions,
 )
@@ -41,7 +44,17 @@ def create_app(ctx: OcpiContext) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, envelope.on_http_error)
     app.add_exception_handler(Exception, envelope.on_unhandled)
     app.add_middleware(OcpiHeaders)
-    for module in (versions, credentials, locations, tokens, commands, charging_profiles):
+    for module in (
+        versions,
+        credentials,
+        locations,
+        sessions,
+        cdrs,
+        tariffs,
+        tokens,
+        commands,
+        charging_profiles,
+    ):
         app.include_router(module.router)
     return app
 

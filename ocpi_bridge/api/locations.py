@@ -14,7 +14,6 @@ from ocpi_bridge.api.pagination import page_headers
 from ocpi_bridge.models.common import ci_equal
 from ocpi_bridge.models.locations import Connector, Evse, Location
 from ocpi_bridge.status import UnknownLocationError
-from ocpi_bridge.translate.locations import to_ocpi_location
 from ocpi_bridge.translate.pagination import paginate
 
 router = APIRouter(prefix="/ocpi/2.2.1/locations", tags=["locations"])
@@ -24,18 +23,11 @@ Id48 = Annotated[str, Path(max_length=48, pattern=r"^[\x20-\x7e]+$")]
 
 
 def _published(ctx: OcpiContext) -> list[Location]:
-    """Every Location partners may see, in configuration order (stable across calls)."""
-    statuses = ctx.site.evse_statuses()
-    return [
-        to_ocpi_location(
-            loc,
-            operator=ctx.settings.operator,
-            statuses=statuses,
-            configured_at=ctx.configured_at,
-        )
-        for loc in ctx.settings.locations
-        if loc.publish
-    ]
+    """Every Location partners may see, in configuration order (stable across calls).
+
+    EVSEs (and Locations) that left the configuration are still listed, as REMOVED.
+    """
+    return ctx.objects().locations()
 
 
 def _dump(obj: Location | object) -> object:
@@ -55,10 +47,10 @@ def list_locations(
 
 
 def _location(ctx: OcpiContext, location_id: str) -> Location:
-    for loc in _published(ctx):
-        if ci_equal(loc.id, location_id):
-            return loc
-    raise UnknownLocationError(f"unknown location {location_id!r}")
+    loc = ctx.objects().location(location_id)
+    if loc is None:
+        raise UnknownLocationError(f"unknown location {location_id!r}")
+    return loc
 
 
 @router.get("/{location_id}", **documented(Location))

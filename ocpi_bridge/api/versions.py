@@ -21,6 +21,9 @@ router = APIRouter(prefix="/ocpi", tags=["versions"])
 MODULES_221: tuple[tuple[str, str], ...] = (
     ("credentials", "SENDER"),
     ("locations", "SENDER"),
+    ("sessions", "SENDER"),
+    ("cdrs", "SENDER"),
+    ("tariffs", "SENDER"),
     ("tokens", "RECEIVER"),
     ("commands", "RECEIVER"),
     ("chargingprofiles", "RECEIVER"),

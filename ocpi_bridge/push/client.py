@@ -177,7 +177,7 @@ class OcpiClient:
             params=params,
             correlation_id=correlation_id,
         )
-        what = f"{method} {_safe(url)}"
+        what = _What(method, url)
         if status == 401:
             raise PartnerUnauthorizedError(f"{what}: HTTP 401", http_status=status)
         try:
@@ -240,7 +240,7 @@ class OcpiClient:
         params: Mapping[str, str] | None = None,
         correlation_id: str | None = None,
     ) -> tuple[int, httpx.Headers, bytes]:
-        what = f"{method} {_safe(url)}"
+        what = _What(method, url)
         await self._check_destination(url, target.hosts, what)
         headers = {
             "Authorization": authorization(target.token, target.encoding),
@@ -310,7 +310,7 @@ class OcpiClient:
             await response.aclose()
         return response.status_code, response.headers, b"".join(chunks)
 
-    async def _check_destination(self, url: str, hosts: frozenset[str] | None, what: str) -> None:
+    async def _check_destination(self, url: str, hosts: frozenset[str] | None, what: _What) -> None:
         try:
             parsed = httpx.URL(url)
         except httpx.InvalidURL:
@@ -338,6 +338,22 @@ class OcpiClient:
                 f"{what}: {host} resolves to a non-public address ({', '.join(refused) or 'none'});"
                 " set ocpi.allow_private_partner_addresses to allow it"
             )
+
+
+class _What:
+    """``METHOD url`` for messages, made only when a message needs it (it parses the URL)."""
+
+    __slots__ = ("method", "url")
+
+    def __init__(self, method: str, url: str) -> None:
+        self.method = method
+        self.url = url
+
+    def __str__(self) -> str:
+        return f"{self.method} {_safe(self.url)}"
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
 
 
 def _safe(url: str) -> str:

@@ -15,7 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from decimal import Decimal
 
-from gateway.config import ConnectorSettings, EvseSettings, LocationSettings, OperatorSettings
+from gateway.config import (
+    ConnectorSettings,
+    EvseSettings,
+    LocationSettings,
+    OperatorSettings,
+    evse_max_power,
+)
 from gateway.core.energy import EnergyResult, session_energy
 from gateway.domain.meter import ReadingContext, SignedReading
 from gateway.domain.topology import ConnectorRef
@@ -98,24 +104,35 @@ def connector_of(tx: Transaction, evse: EvseSettings) -> ConnectorSettings:
     return evse.connectors[0]
 
 
-def energy_of(tx: Transaction) -> EnergyResult:
-    """The billable energy so far (running) or final (ended)."""
+def energy_of(tx: Transaction, *, max_power_w: Decimal | None = None) -> EnergyResult:
+    """The billable energy so far (running) or final (ended).
+
+    ``max_power_w`` is the EVSE's ceiling, as the core used it at the stop: a register
+    jump it rejected must not come back through the series the CDR is priced on.
+    """
     return session_energy(
         tx.meter_start_wh,
         tx.meter_stop_wh,
         tx.samples,
         started_at=tx.started_at,
         stopped_at=tx.stopped_at,
+        max_power_w=max_power_w,
     )
 
 
-def usage_of(tx: Transaction, *, end: datetime, time_zone: tzinfo) -> engine.SessionUsage:
+def usage_of(
+    tx: Transaction,
+    *,
+    end: datetime,
+    time_zone: tzinfo,
+    max_power_w: Decimal | None = None,
+) -> engine.SessionUsage:
     """The engine's timeline: cumulative energy from the cleaned register series.
 
     The series starts at 0 Wh at the start; an interval counts as charging when energy
     grows during it, as parking when it does not (the EV stopped drawing power).
     """
-    result = energy_of(tx)
+    result = energy_of(tx, max_power_w=max_power_w)
     start = tx.started_at
     points: list[tuple[datetime, Decimal]] = [(start, Decimal(0))]
     for point in result.series:
@@ -162,11 +179,17 @@ def _periods(costed: engine.CostedSession) -> list[ChargingPeriod]:
 
 
 def cost_of(
-    tx: Transaction, tariff: Tariff | None, *, end: datetime, time_zone: tzinfo
+    tx: Transaction,
+    tariff: Tariff | None,
+    *,
+    end: datetime,
+    time_zone: tzinfo,
+    max_power_w: Decimal | None = None,
 ) -> engine.CostedSession | None:
     if tariff is None:
         return None
-    return engine.cost_session(to_plan(tariff), usage_of(tx, end=end, time_zone=time_zone))
+    usage = usage_of(tx, end=end, time_zone=time_zone, max_power_w=max_power_w)
+    return engine.cost_session(to_plan(tariff), usage)
 
 
 def to_ocpi_session(
@@ -180,8 +203,9 @@ def to_ocpi_session(
 ) -> Session:
     """The Session as it stands: ACTIVE while charging, COMPLETED once the transaction ended."""
     end = tx.stopped_at if tx.ended and tx.stopped_at is not None else max(now, tx.started_at)
-    costed = cost_of(tx, tariff, end=end, time_zone=site.time_zone)
-    energy_wh = tx.energy_wh if tx.ended else energy_of(tx).energy_wh
+    ceiling = evse_max_power(site.evse)
+    costed = cost_of(tx, tariff, end=end, time_zone=site.time_zone, max_power_w=ceiling)
+    energy_wh = tx.energy_wh if tx.ended else energy_of(tx, max_power_w=ceiling).energy_wh
     connector = connector_of(tx, site.evse)
     return Session(
         country_code=site.operator.country_code,
@@ -216,7 +240,13 @@ def to_ocpi_cdr(
     if not tx.ended or tx.stopped_at is None:
         raise ValueError("a CDR is only built for an ended transaction")
     costed = engine.cost_session(
-        to_plan(tariff), usage_of(tx, end=tx.stopped_at, time_zone=site.time_zone)
+        to_plan(tariff),
+        usage_of(
+            tx,
+            end=tx.stopped_at,
+            time_zone=site.time_zone,
+            max_power_w=evse_max_power(site.evse),
+        ),
     )
     connector = connector_of(tx, site.evse)
     loc = site.location

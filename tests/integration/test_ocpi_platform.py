@@ -288,31 +288,17 @@ async def test_token_a_opens_only_versions_and_credentials(cpo: Cpo):
     assert [v["version"] for v in versions.json()["data"]] == ["2.2.1", "2.1.1"]
     details = (await cpo.get("/ocpi/2.2.1", b64(token_a))).json()["data"]
     assert details["endpoints"] == [
-        {
-            "identifier": "credentials",
-            "role": "SENDER",
-            "url": f"{cpo.http_url}/ocpi/2.2.1/credentials",
-        },
-        {
-            "identifier": "locations",
-            "role": "SENDER",
-            "url": f"{cpo.http_url}/ocpi/2.2.1/locations",
-        },
-        {
-            "identifier": "tokens",
-            "role": "RECEIVER",
-            "url": f"{cpo.http_url}/ocpi/2.2.1/tokens",
-        },
-        {
-            "identifier": "commands",
-            "role": "RECEIVER",
-            "url": f"{cpo.http_url}/ocpi/2.2.1/commands",
-        },
-        {
-            "identifier": "chargingprofiles",
-            "role": "RECEIVER",
-            "url": f"{cpo.http_url}/ocpi/2.2.1/chargingprofiles",
-        },
+        {"identifier": module, "role": role, "url": f"{cpo.http_url}/ocpi/2.2.1/{module}"}
+        for module, role in (
+            ("credentials", "SENDER"),
+            ("locations", "SENDER"),
+            ("sessions", "SENDER"),
+            ("cdrs", "SENDER"),
+            ("tariffs", "SENDER"),
+            ("tokens", "RECEIVER"),
+            ("commands", "RECEIVER"),
+            ("chargingprofiles", "RECEIVER"),
+        )
     ]
     old = (await cpo.get("/ocpi/2.1.1", b64(token_a))).json()["data"]
     assert old == {

@@ -1,0 +1,110 @@
+"""Seals, CDRs and credit CDRs for the store (called inside the commit of a transaction change).
+
+``OcpiSealer`` is the store's ``Sealer``: at a transaction's start it records where it
+happened, at what price and whose token it is (``TokenBook``); at its end it builds the
+CDR from that seal (DESIGN.md §4: "sealed with the location, EVSE, token and tariff as
+they were at the start").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Protocol
+
+from gateway.config import Settings
+from gateway.domain.delivery import CdrRecord, Seal
+from gateway.domain.transactions import Transaction
+from ocpi_bridge.catalog import zone
+from ocpi_bridge.models.cdrs import Cdr
+from ocpi_bridge.ports import TokenBook
+from ocpi_bridge.translate.delivery import (
+    canonical,
+    cdr_of,
+    credit_cdr,
+    seal_site,
+    sealed_site,
+    token_doc,
+    token_identity,
+    wire,
+)
+from ocpi_bridge.translate.sessions import session_id
+
+
+class OcpiSealer:
+    """``gateway.storage.delivery.Sealer`` for OCPI 2.2.1 Sessions and CDRs."""
+
+    def __init__(
+        self, settings: Settings, *, configured_at: Mapping[str, datetime], tokens: TokenBook
+    ) -> None:
+        self._settings = settings
+        self._configured_at = configured_at
+        self._tokens = tokens
+
+    def seal(self, tx: Transaction) -> Seal:
+        site, problem = seal_site(tx, self._settings, configured_at=self._configured_at)
+        identity = None
+        if tx.token is not None:
+            identity = self._tokens.identity(
+                tx.token, auth_source=tx.auth_source, auth_reference=tx.auth_reference
+            )
+        return Seal(
+            session_id=session_id(tx),
+            site=site,
+            token=None if identity is None else token_doc(identity),
+            owner=None
+            if identity is None
+            else (identity.country_code.upper(), identity.party_id.upper()),
+            problem=problem,
+        )
+
+    def cdr(self, tx: Transaction, seal: Seal, *, at: datetime) -> CdrRecord | None:
+        if seal.site is None or seal.token is None or seal.owner is None:
+            return None
+        site = sealed_site(seal.site)
+        cdr = cdr_of(
+            tx,
+            site=site,
+            time_zone=zone(site.location.time_zone),
+            token=token_identity(seal.token),
+            issued_at=at,
+        )
+        return CdrRecord(cdr_id=cdr.id, owner=seal.owner, created_at=at, doc=canonical(wire(cdr)))
+
+
+class CreditError(Exception):
+    """A credit CDR cannot be issued; the message says why."""
+
+
+class CdrStore(Protocol):
+    """Where CDRs are kept (``gateway.storage.delivery.SqlDelivery``)."""
+
+    def cdr(self, cdr_id: str) -> CdrRecord | None: ...
+
+    def add_cdr(self, record: CdrRecord) -> bool: ...
+
+
+def issue_credit(
+    store: CdrStore, cdr_id: str, *, now: datetime, remark: str | None = None
+) -> CdrRecord:
+    """Credit a CDR (mod_cdrs §Credit CDRs): stored, and queued for its partner.
+
+    Raises:
+        CreditError: no such CDR, it is a credit CDR itself, or it was credited already.
+    """
+    record = store.cdr(cdr_id)
+    if record is None:
+        raise CreditError(f"no CDR {cdr_id!r}")
+    if record.credit_of is not None:
+        raise CreditError(f"{cdr_id!r} is a credit CDR; it is not credited again")
+    credit = credit_cdr(Cdr.model_validate_json(record.doc), issued_at=now, remark=remark)
+    issued = CdrRecord(
+        cdr_id=credit.id,
+        owner=record.owner,
+        created_at=now,
+        doc=canonical(wire(credit)),
+        credit_of=record.cdr_id,
+    )
+    if not store.add_cdr(issued):
+        raise CreditError(f"{cdr_id!r} was credited already")
+    return issued
