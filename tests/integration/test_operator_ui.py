@@ -449,13 +449,13 @@ async def test_finished_sessions_download_as_csv_without_tokens(site, browser):
 
 
 async def test_partners_page_shows_static_partners_and_empty_backlogs(browser):
-    """Without a pusher the backlog columns show dashes and retry says nothing is pending."""
+    """A configured partner has no Receiver endpoints: dashes, and retry says it gets no pushes."""
     await login(browser)
     page = (await browser.get("/partners")).text
     assert "eMSP" in page
     assert "static (config.toml)" in page
     retry = await browser.post("/partners/eMSP/retry")
-    assert "does not push to partners yet" in retry.text
+    assert "eMSP receives no pushes" in retry.text
 
 
 async def test_a_stale_backlog_shows_on_the_page_and_degrades_health(tmp_path, clock):
