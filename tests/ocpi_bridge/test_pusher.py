@@ -351,8 +351,13 @@ async def test_the_backlog_says_how_many_objects_wait_and_since_when(h: Harness)
     backlog = await asyncio.to_thread(h.pusher.backlog)
     assert backlog["emsp"].count == 2
     assert backlog["emsp"].oldest == T0 + timedelta(minutes=1)  # the oldest change waiting
+    # The backlog is queued before the refused push is tried: wait for that attempt too.
     await h.until(
-        lambda: "emsp" in h.pusher.delivery() and h.pusher.delivery()["emsp"].backlog == 2
+        lambda: (
+            "emsp" in h.pusher.delivery()
+            and h.pusher.delivery()["emsp"].backlog == 2
+            and h.pusher.delivery()["emsp"].last_error is not None
+        )
     )
     report = h.pusher.delivery()["emsp"]
     assert report.oldest_pending_at == T0 + timedelta(minutes=1)
