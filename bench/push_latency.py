@@ -170,25 +170,44 @@ class Emsp:
 # --- chargers ----------------------------------------------------------------------------
 
 
+#: What a charger answers to the gateway's own requests (anything else: Accepted).
+ANSWERS: dict[str, dict[str, Any]] = {"GetLocalListVersion": {"listVersion": 0}}
+
+
 class Charger:
-    """A 1.6 charger: one CALL at a time, as OCPP-J requires."""
+    """A 1.6 charger: one CALL at a time, as OCPP-J requires; it answers the gateway's CALLs."""
 
     def __init__(self, ws: ClientConnection) -> None:
         self.ws = ws
         self.n = 0
         self.lock = asyncio.Lock()
+        self.waiting: dict[str, asyncio.Future[list[Any]]] = {}
+        self.reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        with contextlib.suppress(Exception):
+            async for text in self.ws:
+                frame = json.loads(text)
+                if frame[0] == 2:
+                    answer = ANSWERS.get(frame[2], {"status": "Accepted"})
+                    await self.ws.send(json.dumps([3, frame[1], answer]))
+                elif (future := self.waiting.pop(frame[1], None)) is not None:
+                    future.set_result(frame)
 
     async def call(
         self, action: str, payload: dict[str, Any], on_send: Callable[[], None] | None = None
     ) -> None:
         async with self.lock:
             self.n += 1
-            frame = json.dumps([2, f"m{self.n}", action, payload])
+            message_id = f"m{self.n}"
+            future = asyncio.get_running_loop().create_future()
+            self.waiting[message_id] = future
+            frame = json.dumps([2, message_id, action, payload])
             if on_send is not None:
                 on_send()
             await self.ws.send(frame)
             async with asyncio.timeout(30):
-                reply = json.loads(await self.ws.recv())
+                reply = await future
             if reply[0] != 3:
                 raise RuntimeError(f"{action} answered {reply}")
 
@@ -283,8 +302,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 raise RuntimeError(f"registration failed: {reply.text}")
 
             async def backlog() -> int:
-                checks = (await http.get(f"{gw}/healthz")).json()["checks"]
-                return sum(b["count"] for b in checks.get("ocpi_backlog", {}).values())
+                text = (await http.get(f"{gw}/metrics")).text
+                return sum(
+                    int(float(line.rsplit(" ", 1)[1]))
+                    for line in text.splitlines()
+                    if line.startswith("gateway_partner_backlog{")
+                )
 
             async def locations_arrived() -> bool:
                 return emsp.calls >= n_chargers * n_connectors // 100 and await backlog() == 0
@@ -377,6 +400,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 "objects_per_s_first_to_last": round(objects / (arrivals[-1] - arrivals[0]), 0),
             }
     finally:
+        for cp in chargers:
+            cp.reader.cancel()
         for ctx in sockets:
             with contextlib.suppress(Exception):
                 await ctx.__aexit__(None, None, None)
