@@ -751,15 +751,29 @@ class SqlDelivery:
                     ],
                 )
 
-    def backlog(self) -> dict[int, Backlog]:
-        """Per partner: how many objects are due, and since when the oldest waits."""
+    def backlog(self, partners: Collection[int] | None = None) -> dict[int, Backlog]:
+        """Per partner: how many objects are due, and since when the oldest waits.
+
+        With ``partners``, one indexed count per partner instead of a scan of all rows.
+        """
+        found: list[tuple[int, int, object]] = []
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(PUSH.c.partner_id, func.count(), func.min(PUSH.c.due_since))
-                .where(PUSH.c.due == true())
-                .group_by(PUSH.c.partner_id)
-            ).all()
-        return {int(r[0]): Backlog(count=int(r[1]), oldest=_aware(r[2])) for r in rows}
+            if partners is None:
+                for r in conn.execute(
+                    select(PUSH.c.partner_id, func.count(), func.min(PUSH.c.due_since))
+                    .where(PUSH.c.due == true())
+                    .group_by(PUSH.c.partner_id)
+                ):
+                    found.append((int(r[0]), int(r[1]), r[2]))
+            else:
+                for pid in partners:
+                    count, oldest = conn.execute(
+                        select(func.count(), func.min(PUSH.c.due_since)).where(
+                            PUSH.c.partner_id == pid, PUSH.c.due == true()
+                        )
+                    ).one()
+                    found.append((pid, int(count), oldest))
+        return {pid: Backlog(count=n, oldest=_aware(at)) for pid, n, at in found if n}
 
     def retry_now(self, partner_id: int) -> int:
         """Make every due object of a partner due at once; how many there are."""

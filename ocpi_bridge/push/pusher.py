@@ -68,6 +68,8 @@ from ocpi_bridge.translate.delivery import (
 log = logging.getLogger(__name__)
 
 OUTBOX_BATCH = 1000
+#: ``delivery()`` (monitoring, the partners page) is at most this old, in seconds.
+REPORT_EVERY_S = 1.0
 #: A Location is PUT whole instead of PATCHing its EVSEs when at least this many of them
 #: (and at least one in BULK_SHARE of all) are due for a partner at once.
 BULK_MIN = 3
@@ -120,7 +122,7 @@ class PushStore(Protocol):
         ledger: Sequence[LedgerEntry] = ...,
     ) -> None: ...
 
-    def backlog(self) -> dict[int, Backlog]: ...
+    def backlog(self, partners: Collection[int] | None = ...) -> dict[int, Backlog]: ...
 
     def build_cdr(self, row_id: int, *, at: datetime) -> bool: ...
 
@@ -262,6 +264,7 @@ class Pusher:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._report: dict[str, PartnerDelivery] = {}
+        self._reported_at = -1e9
         self._succeeded: dict[int, datetime] = {}
         self.rounds = 0
 
@@ -321,9 +324,15 @@ class Pusher:
             return f"Nothing waits for {partner}."
         return f"Delivering {waiting} waiting change{'s' if waiting != 1 else ''} to {partner} now."
 
+    async def _report_soon(self, *, force: bool = False) -> None:
+        """Refresh ``delivery()`` at most once per ``REPORT_EVERY_S`` (it counts rows)."""
+        if force or time.monotonic() - self._reported_at >= REPORT_EVERY_S:
+            self._reported_at = time.monotonic()
+            await asyncio.to_thread(self._refresh_report)
+
     def _refresh_report(self) -> None:
         """Recompute what ``delivery()`` says (in a worker thread)."""
-        backlog = self._store.backlog()
+        backlog = self._store.backlog(list(self._receivers))
         report = {}
         for pid, receiver in self._receivers.items():
             lane = self._lanes.get(pid)
@@ -359,7 +368,7 @@ class Pusher:
     async def _distribute(self) -> None:
         sweep, self._sweep = self._sweep, False
         touched = await asyncio.to_thread(self._distribute_now, sweep)
-        await asyncio.to_thread(self._refresh_report)
+        await self._report_soon(force=sweep)
         receivers = self._receivers
         for pid in set(self._lanes) - set(receivers):
             lane = self._lanes.pop(pid)
@@ -461,14 +470,14 @@ class Pusher:
                 self.rounds += 1
                 if down is not None:
                     self._back_off(lane, receiver, down)
-                    await asyncio.to_thread(self._refresh_report)
+                    await self._report_soon(force=lane.failures == 1)
                     continue
                 self._succeeded[lane.partner_id] = self._clock()
                 if lane.failures:
                     log.info("ocpi push to %s: delivering again", receiver.partner.name)
                 lane.failures, lane.retry_at, lane.last_error = 0, 0.0, None
                 if taken < batch:
-                    await asyncio.to_thread(self._refresh_report)
+                    await self._report_soon()
                     break
 
     def _back_off(self, lane: _Lane, receiver: Receiver, reason: str) -> None:
