@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import logging
 import signal
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -72,11 +70,6 @@ log = logging.getLogger(__name__)
 
 SHUTDOWN_BUDGET_S = 5.0
 
-if importlib.util.find_spec("sniffio") is None:
-    # httpcore tries ``import sniffio`` on every request; without the package each failed
-    # import searches the whole path (about 1 ms per partner call). Recording it as absent
-    # once makes the answer immediate; installing sniffio makes this line a no-op.
-    sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
 #: How often partners are checked for a token pull that is due (a new registration is).
 TOKEN_PULL_CHECK_S = 30.0
 #: How often connected chargers are checked for a local list to send (token changes
