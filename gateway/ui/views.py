@@ -585,8 +585,8 @@ def pager(
         return ""
 
     def href(n: int) -> str:
-        query = {**others, param: n}
-        return esc(path + "?" + "&".join(f"{k}={v}" for k, v in sorted(query.items()) if v))
+        query = "&".join(f"{k}={v}" for k, v in sorted({**others, param: n}.items()) if v)
+        return esc(f"{path}?{query}" if query else path)
 
     links = []
     if page > 0:
@@ -797,7 +797,7 @@ def unbilled_csv_rows(items: Iterable[Unbilled]) -> str:
             _cell(u.transaction.evse_uid),
             _iso(u.transaction.started_at),
             _iso(u.transaction.stopped_at),
-            _number(u.transaction.energy_wh / 1000),
+            f"{u.transaction.energy_wh / 1000:.3f}",  # Wh registers: exact to 3 places
             _cell(masked(u.transaction.token)),
             _cell(u.transaction.auth_source),
             _cell(u.transaction.stop_reason),
