@@ -18,8 +18,17 @@ import pytest
 
 from gateway.app import Gateway
 from tests.builders import T0, FakeClock
+from tests.integration import test_ocpi_platform as platform
 from tests.integration.conftest import PARTNER_TOKEN, Running, site_settings
-from tests.integration.delivery import Timeline, boot_16, charge_16, give_cards
+from tests.integration.delivery import (
+    Timeline,
+    boot_16,
+    charge_16,
+    converge,
+    eventually,
+    give_cards,
+)
+from tests.integration.test_ocpi_delivery import delivery_settings
 from tests.integration.test_operator_ui import UI, login
 from tests.sim.charger import sim_charger
 
@@ -90,3 +99,47 @@ async def test_a_partner_charge_shows_its_cost_and_partner_and_downloads_as_csv(
     assert lone[:2] == ["AC-0001", str(site_tx)]
     assert lone[-1] == "site token: no partner to bill"
     assert SITE_TAG not in unbilled.text
+
+
+# --- a registered partner that receives pushes ------------------------------------------
+
+emsp_process = platform.emsp_process
+emsp = platform.emsp
+
+
+async def test_a_pushed_cdr_shows_when_the_partner_acknowledged_it(tmp_path: Path, emsp):
+    """The eMSP registered and received the CDR by POST: the page and the CSV say
+    acknowledged, by which partner and when."""
+    clock = FakeClock()
+    settings = delivery_settings(tmp_path, platform.free_port())
+    settings = settings.model_copy(
+        update={"operator_ui": settings.operator_ui.model_copy(update=UI)}
+    )
+    gateway = Gateway(settings, clock=clock)
+    await gateway.start()
+    try:
+        cpo = platform.Cpo(gateway, clock)
+        token = await platform.registered(cpo, emsp)
+        await give_cards(cpo.http_url, token)
+        async with sim_charger(cpo.ws_url("AC-0001")) as cp:
+            await boot_16(cp)
+            tx_id = await charge_16(cp, Timeline(T0, clock))
+        await converge(emsp.url, cpo.http_url, token, until=lambda h: len(h["cdrs"]) == 1)
+
+        async with httpx.AsyncClient(base_url=cpo.http_url, timeout=10) as browser:
+            await login(browser)
+
+            async def acknowledged() -> bool:
+                return "acknowledged</span> by emsp" in (await browser.get("/cdrs")).text
+
+            await eventually(acknowledged)
+            download = (await browser.get("/cdrs.csv")).text
+    finally:
+        await gateway.stop()
+
+    header, row = csv.reader(io.StringIO(download))
+    cells = dict(zip(header, row, strict=True))
+    assert cells["cdr_id"] == f"AC-0001-{tx_id}"
+    assert (cells["partner"], cells["delivery"]) == ("emsp", "acknowledged")
+    assert cells["acknowledged_at"] != ""
+    assert cells["total_cost_incl_vat"] == "1.815"
