@@ -511,7 +511,8 @@ def _breakdown(c: CdrSummary) -> str:
         ("fixed", c.fixed_cost),
         ("reservation", c.reservation_cost),
     )
-    shown = [f"{name} {esc(_money(cost))}" for name, cost in parts if cost is not None]
+    # Zero amounts are left out here (the CSV keeps them): most tariffs price one dimension.
+    shown = [f"{name} {esc(_money(cost))}" for name, cost in parts if cost and cost.excl_vat]
     return "<br>".join(shown) or "—"
 
 

@@ -79,8 +79,10 @@ def test_a_cdr_row_shows_total_breakdown_partner_and_where():
             parking_time_h=Decimal("0.25"),
             parking_cost=Cost(excl_vat=Decimal("0.5")),
             fixed_cost=Cost(excl_vat=Decimal(1), incl_vat=Decimal("1.21")),
+            time_cost=Cost(excl_vat=Decimal(0), incl_vat=Decimal(0)),
         )
     )
+    assert "time 0" not in page  # a zero dimension is noise on the page
     assert "1 CDR, newest first." in page
     assert "<b>EUR 1.50 / 1.815</b>" in page
     assert "energy 1.50 / 1.815" in page
@@ -105,12 +107,13 @@ def test_a_credit_cdr_is_marked_and_a_partnerless_party_is_said():
             partner=None,
             charger_id=None,
             total_cost=Cost(excl_vat=Decimal("-1.50")),
-            energy_cost=None,
+            energy_cost=Cost(excl_vat=Decimal(0)),
         )
     )
     assert "credit of AC-0001-7" in page
     assert "no partner holds this party" in page
     assert "EUR -1.50<" in page
+    assert "energy 0" not in page
 
 
 @pytest.mark.parametrize(
