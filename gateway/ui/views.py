@@ -624,13 +624,17 @@ def cdrs(listing: CdrListing) -> str:
     listed = table(
         CDR_HEADERS,
         (_cdr_row(c, listing.now) for c in listing.cdrs.items),
-        empty="No CDRs yet: a CDR is made when a session with a partner's token ends.",
+        empty="No CDRs on this page."
+        if listing.page
+        else "No CDRs yet: a CDR is made when a session with a partner's token ends.",
     )
     m = listing.unbilled.total
     unbilled = table(
         ("Session", "EVSE", "Start / stop", "Energy", "Who", "Why no CDR"),
         (_unbilled_row(u) for u in listing.unbilled.items),
-        empty="Every finished session is billed to a partner.",
+        empty="No sessions on this page."
+        if listing.unbilled_page
+        else "Every finished session is billed to a partner.",
     )
     return (
         f'{links}{head}<div class="cdrs">{listed}</div>'

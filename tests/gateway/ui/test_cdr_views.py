@@ -274,3 +274,11 @@ def test_long_lists_are_paged_newest_first_with_links_both_ways():
     last = views.pager("/cdrs", "unbilled", 3, 50, 160, {"page": 2})
     assert 'href="/cdrs?page=2&amp;unbilled=2">Newer' in last
     assert "Older" not in last
+
+
+def test_a_page_past_the_end_says_so_rather_than_that_there_are_none():
+    """An old link to a page that no longer exists is not read as "no CDRs yet"."""
+    page = listing(total=3, unbilled_total=2, page=5, unbilled_page=5)
+    assert "No CDRs on this page." in page
+    assert "No sessions on this page." in page
+    assert "No CDRs yet" in listing()
