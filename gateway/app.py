@@ -32,6 +32,8 @@ from gateway.authorization import SiteAuthorizer
 from gateway.config import Settings
 from gateway.core.effects import Effect, TransactionChanged
 from gateway.domain.authorization import AuthDecision
+from gateway.domain.billing import CdrPage, UnbilledPage
+from gateway.domain.delivery import Owner
 from gateway.domain.ids import ChargerId, EvseUid
 from gateway.domain.partners import PartyRole
 from gateway.domain.transactions import AuthToken
@@ -41,7 +43,7 @@ from gateway.ports import Authorizer, Clock, DeliveryView
 from gateway.runtime import Runtime
 from gateway.scheduler import build_scheduler
 from gateway.storage.commands import SqlCommands
-from gateway.storage.delivery import config_objects
+from gateway.storage.delivery import SqlDelivery, config_objects
 from gateway.storage.keys import TokenKeys
 from gateway.storage.partners import SqlPartners
 from gateway.storage.sql import SqlStore
@@ -62,6 +64,7 @@ from ocpi_bridge.registrar import Registrar
 from ocpi_bridge.sealing import OcpiSealer
 from ocpi_bridge.token_pull import TokenPuller
 from ocpi_bridge.tokens import TokenCache
+from ocpi_bridge.translate.cdr_summary import from_stored_cdr
 from ocpi_bridge.translate.delivery import published_locations
 from ocpp_central.link import OcppLink
 from ocpp_central.server import OcppServer
@@ -105,6 +108,39 @@ class DeferredAuthorizer:
         self, charger_id: ChargerId, token: AuthToken, evse_uid: EvseUid | None
     ) -> AuthDecision:
         return await self.target.authorize(charger_id, token, evse_uid)
+
+
+class CdrBook:
+    """``gateway.ports.CdrView``: the stored CDRs read through the OCPI CDR mapping.
+
+    Partner names come from the registered partners (by ledger id and by the parties
+    they registered) and from the configured static partners (by party).
+    """
+
+    def __init__(self, store: SqlDelivery, partners: SqlPartners, settings: Settings) -> None:
+        self._store = store
+        self._partners = partners
+        self._static = settings.ocpi.static_partners
+
+    def cdrs(self, *, limit: int, offset: int = 0, below: int | None = None) -> CdrPage:
+        total, rows = self._store.cdr_page(limit=limit, offset=offset, below=below)
+        records = self._partners.partners()
+        by_id = {p.id: p.name for p in records}
+        by_party: dict[Owner, str] = {
+            (s.country_code.upper(), s.party_id.upper()): s.name for s in self._static
+        }
+        by_party |= {(r.country_code, r.party_id): p.name for p in records for r in p.roles}
+        items = []
+        for row in rows:
+            try:
+                items.append(from_stored_cdr(row, partner_names=by_id, party_names=by_party))
+            except ValueError:
+                log.exception("CDR %s cannot be read for the operator", row.record.cdr_id)
+        return CdrPage(total=total, items=tuple(items), last_row=rows[-1].row if rows else None)
+
+    def unbilled(self, *, limit: int, offset: int = 0, below: int | None = None) -> UnbilledPage:
+        total, rows = self._store.unbilled(limit=limit, offset=offset, below=below)
+        return UnbilledPage(total=total, items=tuple(rows))
 
 
 class OcpiPlatform:
@@ -405,6 +441,7 @@ class Gateway:
                 link=self.link,
                 partners=ocpi.partners,
                 delivery=self.delivery,
+                cdrs=CdrBook(self.store.delivery, ocpi.partners, self.settings),
                 clock=self.clock,
                 sessions=sessions,
                 throttle=LoginThrottle(base_delay_s=cfg.login_delay_s),

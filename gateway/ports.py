@@ -13,6 +13,7 @@ from typing import Protocol
 
 from gateway.core.effects import Effect
 from gateway.domain.authorization import AuthDecision
+from gateway.domain.billing import CdrPage, UnbilledPage
 from gateway.domain.commands import ChargerCommand, CommandOutcome
 from gateway.domain.events import ChargerEvent
 from gateway.domain.ids import ChargerId, EvseUid
@@ -177,4 +178,19 @@ class DeliveryView(Protocol):
 
     async def retry_now(self, partner: str) -> str:
         """Start delivering ``partner``'s backlog at once; a sentence for the operator."""
+        ...
+
+
+class CdrView(Protocol):
+    """The stored CDRs, and the finished transactions no CDR bills, for the operator.
+
+    Both read the store (blocking: call from a worker thread) and list newest first.
+    """
+
+    def cdrs(self, *, limit: int, offset: int = 0, below: int | None = None) -> CdrPage:
+        """A page of CDR summaries; ``below``: only CDRs older than that ``row``."""
+        ...
+
+    def unbilled(self, *, limit: int, offset: int = 0, below: int | None = None) -> UnbilledPage:
+        """A page of finished transactions without a CDR; ``below`` as for ``cdrs``."""
         ...

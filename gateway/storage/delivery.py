@@ -41,6 +41,7 @@ from sqlalchemy.sql.schema import Table
 from sqlmodel import SQLModel
 
 from gateway.config import Settings
+from gateway.domain.billing import CdrPush, StoredCdr, Unbilled
 from gateway.domain.delivery import (
     Backlog,
     CdrRecord,
@@ -58,7 +59,7 @@ from gateway.domain.delivery import (
 from gateway.domain.meter import MeterSample
 from gateway.domain.state import PublishedEvse
 from gateway.domain.status import EvseStatus
-from gateway.domain.transactions import Transaction
+from gateway.domain.transactions import Transaction, TransactionStatus
 from gateway.storage import codec
 from gateway.storage.delivery_tables import (
     CdrRow,
@@ -814,6 +815,108 @@ class SqlDelivery:
             )
             for r in rows
         }
+
+    # --- the operator's CDR page -------------------------------------------------------
+
+    def cdr_page(
+        self, *, limit: int, offset: int = 0, below: int | None = None
+    ) -> tuple[int, list[StoredCdr]]:
+        """CDRs newest first, with their transaction and ledger entries; how many exist.
+
+        ``below``: only CDRs stored before the one with that ``row``, a cursor that stays
+        put while new CDRs arrive (a long download pages with it, not with ``offset``).
+        """
+        credited = CDR.alias("credited")
+        tx_row = func.coalesce(CDR.c.tx_row, credited.c.tx_row)
+        query = (
+            select(CDR, _TX.c.charger_id.label("tx_charger"), _TX.c.tx_id.label("tx_tx"))
+            .select_from(
+                CDR.outerjoin(credited, credited.c.cdr_id == CDR.c.credit_of).outerjoin(
+                    _TX, _TX.c.id == tx_row
+                )
+            )
+            .order_by(CDR.c.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        if below is not None:
+            query = query.where(CDR.c.id < below)
+        with self.engine.connect() as conn:
+            total = conn.execute(select(func.count()).select_from(CDR)).scalar_one()
+            rows = conn.execute(query).all()
+            ids = [r.cdr_id for r in rows]
+            pushes: dict[str, list[CdrPush]] = {}
+            queued: dict[str, datetime] = {}
+            if ids:
+                # Partner first, so the (partner_id, kind, object_id) index serves the read.
+                for p in conn.execute(
+                    select(PUSH)
+                    .where(
+                        PUSH.c.partner_id.in_(select(PUSH_PARTNER.c.partner_id)),
+                        PUSH.c.kind == PushKind.CDR.value,
+                        PUSH.c.object_id.in_(ids),
+                    )
+                    .order_by(PUSH.c.partner_id)
+                ):
+                    pushes.setdefault(p.object_id, []).append(
+                        CdrPush(
+                            partner_id=p.partner_id,
+                            acked=p.acked,
+                            sent_at=p.sent_at,
+                            due_since=p.due_since if p.due else None,
+                            attempts=p.attempts,
+                            last_error=p.last_error,
+                        )
+                    )
+                for o in conn.execute(
+                    select(_OUTBOX.c.object_id, _OUTBOX.c.changed_at).where(
+                        _OUTBOX.c.kind == PushKind.CDR.value, _OUTBOX.c.object_id.in_(ids)
+                    )
+                ):
+                    queued[o.object_id] = o.changed_at
+        return int(total), [
+            StoredCdr(
+                row=r.id,
+                record=_cdr(r),
+                charger_id=r.tx_charger,
+                tx_id=r.tx_tx,
+                pushes=tuple(pushes.get(r.cdr_id, ())),
+                queued_since=queued.get(r.cdr_id),
+            )
+            for r in rows
+        ]
+
+    def unbilled(
+        self, *, limit: int, offset: int = 0, below: int | None = None
+    ) -> tuple[int, list[Unbilled]]:
+        """Finished transactions no CDR bills, newest first, with their seals; how many.
+
+        ``below``: only transactions stored before the one with that ``row``.
+        """
+        joined = _TX.outerjoin(SEAL, SEAL.c.tx_row == _TX.c.id).outerjoin(
+            CDR, CDR.c.tx_row == _TX.c.id
+        )
+        where = (_TX.c.status == TransactionStatus.COMPLETED.value, CDR.c.id.is_(None))
+        with self.engine.connect() as conn:
+            total = conn.execute(
+                select(func.count()).select_from(joined).where(*where)
+            ).scalar_one()
+            rows = conn.execute(
+                select(_TX.c.id.label("tx_row_id"), _TX.c.doc, SEAL)
+                .select_from(joined)
+                .where(*where, *([] if below is None else [_TX.c.id < below]))
+                .order_by(_TX.c.id.desc())
+                .offset(offset)
+                .limit(limit)
+            ).all()
+        return int(total), [
+            Unbilled(
+                row=r.tx_row_id,
+                transaction=codec.transaction_in(json.loads(r.doc)),
+                seal=None if r.session_id is None else _seal(r),
+            )
+            for r in rows
+        ]
 
 
 # --- helpers -----------------------------------------------------------------------------

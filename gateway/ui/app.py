@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
@@ -22,7 +22,7 @@ from typing import Annotated, Protocol
 from urllib.parse import parse_qs, quote, urlsplit
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
 from gateway.config import Settings
 from gateway.domain.commands import (
@@ -39,7 +39,7 @@ from gateway.domain.state import ChargerState, PublishedEvse
 from gateway.domain.topology import ConnectorRef
 from gateway.domain.transactions import Transaction
 from gateway.logs import fields
-from gateway.ports import ChargerLink, Clock, ConnectionsView, DeliveryView
+from gateway.ports import CdrView, ChargerLink, Clock, ConnectionsView, DeliveryView
 from gateway.ui import html, views
 from gateway.ui.auth import COOKIE, LoginThrottle, Sessions, credentials_match
 
@@ -48,6 +48,12 @@ log = logging.getLogger(__name__)
 MAX_FORM_BYTES = 4096
 #: Sessions listed on one page, newest first.
 SESSIONS_SHOWN = 200
+#: CDRs (and unbilled sessions) listed on one page of the CDR page, newest first.
+CDRS_SHOWN = 50
+#: Page numbers beyond this are read as this one (an offset the database need not walk).
+MAX_PAGE = 10_000
+#: CDRs read from the store per batch of a CSV download.
+CSV_BATCH = 500
 STATIC = {
     "ui.css": "text/css; charset=utf-8",
     "ui.js": "text/javascript; charset=utf-8",
@@ -105,6 +111,7 @@ class UiContext:
     link: ChargerLink
     partners: PartnerList
     delivery: DeliveryView
+    cdrs: CdrView
     clock: Clock
     sessions: Sessions | None  # None: no password_hash configured, the pages stay closed
     throttle: LoginThrottle
@@ -446,30 +453,75 @@ async def session(charger_id: str, tx_id: str, ctx: Ctx, user: Operator) -> Resp
     )
 
 
-def _finished(txs: Sequence[Transaction]) -> list[Transaction]:
-    return [t for t in reversed(txs) if t.ended]
+def _page_no(request: Request, name: str) -> int:
+    """A page number from the query string; anything else is the first page."""
+    value = request.query_params.get(name, "")
+    return min(int(value), MAX_PAGE) if value.isdigit() else 0
 
 
-async def cdrs(ctx: Ctx, user: Operator) -> Response:
-    txs = _finished(await asyncio.to_thread(ctx.store.transactions))
-    note = html.message(
-        "Each finished session is listed with its energy. Costs and the partner each CDR "
-        "was delivered to appear here once partner delivery is enabled."
-    )
-    return _page("CDRs", note + views.cdrs(txs[:SESSIONS_SHOWN]), user=user, active="/cdrs")
+async def cdrs(request: Request, ctx: Ctx, user: Operator) -> Response:
+    page, other = _page_no(request, "page"), _page_no(request, "unbilled")
+
+    def read() -> views.CdrListing:
+        return views.CdrListing(
+            cdrs=ctx.cdrs.cdrs(limit=CDRS_SHOWN, offset=page * CDRS_SHOWN),
+            unbilled=ctx.cdrs.unbilled(limit=CDRS_SHOWN, offset=other * CDRS_SHOWN),
+            page=page,
+            unbilled_page=other,
+            page_size=CDRS_SHOWN,
+            now=ctx.clock(),
+        )
+
+    listing = await asyncio.to_thread(read)
+    return _page("CDRs", views.cdrs(listing), user=user, active="/cdrs")
 
 
-async def cdrs_csv(ctx: Ctx, user: Operator) -> Response:
-    txs = _finished(await asyncio.to_thread(ctx.store.transactions))
+def _csv(ctx: UiContext, name: str, chunks: Iterator[str]) -> Response:
     stamp = ctx.clock().strftime("%Y%m%dT%H%M%SZ")
-    return Response(
-        views.cdrs_csv(txs),
+    return StreamingResponse(
+        chunks,
         media_type="text/csv; charset=utf-8",
         headers={
             **SECURITY_HEADERS,
-            "Content-Disposition": f'attachment; filename="cdrs-{stamp}.csv"',
+            "Content-Disposition": f'attachment; filename="{name}-{stamp}.csv"',
         },
     )
+
+
+def _cdr_chunks(view: CdrView) -> Iterator[str]:
+    """The CDR CSV a batch at a time, newest first (each batch is read in a worker thread).
+
+    The cursor is the oldest row read so far, so CDRs created during the download
+    neither repeat nor push others off a page.
+    """
+    yield views.cdrs_csv_header()
+    below = None
+    while True:
+        batch = view.cdrs(limit=CSV_BATCH, below=below)
+        if batch.last_row is None:
+            return
+        yield views.cdrs_csv_rows(batch.items)
+        below = batch.last_row
+
+
+def _unbilled_chunks(view: CdrView) -> Iterator[str]:
+    yield views.unbilled_csv_header()
+    below = None
+    while True:
+        batch = view.unbilled(limit=CSV_BATCH, below=below)
+        if not batch.items:
+            return
+        yield views.unbilled_csv_rows(batch.items)
+        below = batch.items[-1].row
+
+
+async def cdrs_csv(ctx: Ctx, user: Operator) -> Response:
+    # A sync iterator: Starlette pulls each batch in its thread pool, off the event loop.
+    return _csv(ctx, "cdrs", _cdr_chunks(ctx.cdrs))
+
+
+async def unbilled_csv(ctx: Ctx, user: Operator) -> Response:
+    return _csv(ctx, "unbilled-sessions", _unbilled_chunks(ctx.cdrs))
 
 
 # --- partners --------------------------------------------------------------------------
@@ -552,6 +604,7 @@ def install(app: FastAPI, ctx: UiContext) -> None:
         ("/sessions/{charger_id}/{tx_id:path}", session, get),
         ("/cdrs", cdrs, get),
         ("/cdrs.csv", cdrs_csv, get),
+        ("/cdrs/unbilled.csv", unbilled_csv, get),
         ("/partners", partners, get),
         ("/partners/{name}/retry", partner_retry, post),
     )

@@ -16,6 +16,15 @@ from decimal import Decimal
 from urllib.parse import quote
 
 from gateway.config import ChargerSettings, EvseSettings, LocationSettings, Settings
+from gateway.domain.billing import (
+    CdrDelivery,
+    CdrPage,
+    CdrSummary,
+    Cost,
+    DeliveryState,
+    Unbilled,
+    UnbilledPage,
+)
 from gateway.domain.ids import ChargerId, EvseUid
 from gateway.domain.meter import EnergyFlagCode
 from gateway.domain.partners import InvitationRecord, PartnerRecord
@@ -37,21 +46,21 @@ from gateway.ui.html import (
     when,
 )
 
-COST_PENDING = "arrives with partner delivery"
-
 
 def ocpi_status(status: EvseStatus | None) -> str:
     """The OCPI spelling of an EVSE status; EVSEs never reported are UNKNOWN."""
     return "UNKNOWN" if status is None else status.value.upper().replace("_", "")
 
 
+def mask(kind: str, value: str) -> str:
+    """A token without the secret: its kind and at most its last 4 characters."""
+    tail = value[-4:] if len(value) >= 8 else ""
+    return f"{kind.lower()} ••••{tail}"
+
+
 def masked(token: AuthToken | None) -> str:
     """Who is charging, without the secret: the token kind and at most its last 4 characters."""
-    if token is None:
-        return "no token"
-    value = token.value
-    tail = value[-4:] if len(value) >= 8 else ""
-    return f"{token.kind.value} ••••{tail}"
+    return "no token" if token is None else mask(token.kind.value, token.value)
 
 
 def who(tx: Transaction) -> str:
@@ -449,71 +458,359 @@ def _wh(value: Decimal | None) -> str:
     return "—" if value is None else f"{value} Wh"
 
 
-def cdrs(txs: Sequence[Transaction]) -> str:
-    rows = [
-        (
-            f'<a href="{esc(session_href(t))}">{esc(t.charger_id)} / {esc(t.tx_id)}</a>',
-            esc(t.evse_uid or "—"),
-            when(t.started_at),
-            when(t.stopped_at),
-            esc(kwh(t.energy_wh)),
-            esc(t.auth_source or "—"),
-            f'<span class="muted">{esc(COST_PENDING)}</span>',
-        )
-        for t in txs
-    ]
-    link = '<p><a class="button" href="/cdrs.csv" download>Download CSV</a></p>'
-    return link + table(
-        ("Session", "EVSE", "Started", "Stopped", "Energy", "Partner", "Cost"),
-        rows,
-        empty="No finished sessions yet.",
+# --- CDRs ------------------------------------------------------------------------------
+
+
+def _money(cost: Cost | None) -> str:
+    if cost is None:
+        return "—"
+    incl = "" if cost.incl_vat is None else f" / {cost.incl_vat:f}"
+    return f"{cost.excl_vat:f}{incl}"
+
+
+def _hours(value: Decimal | None) -> str:
+    return "—" if value is None else f"{value:f} h"
+
+
+def _delivery(d: CdrDelivery, now: datetime) -> str:
+    who = esc(d.partner)
+    match d.state:
+        case DeliveryState.ACKNOWLEDGED:
+            return f'<span class="ok">acknowledged</span> by {who} {ago(now, d.acknowledged_at)}'
+        case DeliveryState.WAITING:
+            tries = f", {d.attempts} failed" if d.attempts else ""
+            error = f": {esc(d.last_error)}" if d.last_error else ""
+            return (
+                f'<span class="flag">waiting</span> for {who} since '
+                f"{ago(now, d.waiting_since)}{esc(tries)}{error}"
+            )
+    return f"not sent to {who}"
+
+
+def delivery_cell(c: CdrSummary, now: datetime) -> str:
+    """Where the CDR is on its way to the partner, one line per partner copy."""
+    if c.deliveries:
+        return "<br>".join(_delivery(d, now) for d in c.deliveries)
+    if c.queued_since is not None:
+        return f"queued {ago(now, c.queued_since)}"
+    return '<span class="muted">for the partner to fetch (GET /cdrs): no pushes</span>'
+
+
+def _session_link(c: CdrSummary) -> str:
+    if c.charger_id is None or c.tx_id is None:
+        return "—"
+    href = f"/sessions/{quote(c.charger_id, safe='')}/{quote(c.tx_id, safe='')}"
+    return f'<a href="{esc(href)}">{esc(c.charger_id)} / {esc(c.tx_id)}</a>'
+
+
+def _breakdown(c: CdrSummary) -> str:
+    parts = (
+        ("energy", c.energy_cost),
+        ("time", c.time_cost),
+        ("parking", c.parking_cost),
+        ("fixed", c.fixed_cost),
+        ("reservation", c.reservation_cost),
+    )
+    # Zero amounts are left out here (the CSV keeps them): most tariffs price one dimension.
+    shown = [f"{name} {esc(_money(cost))}" for name, cost in parts if cost and cost.excl_vat]
+    return "<br>".join(shown) or "—"
+
+
+def _cdr_row(c: CdrSummary, now: datetime) -> tuple[str, ...]:
+    credit = f'<br><span class="flag">credit of {esc(c.credit_of)}</span>' if c.credit_of else ""
+    partner = esc(c.partner or "no partner holds this party")
+    place = esc(c.location_name or c.location_id)
+    return (
+        f"<code>{esc(c.cdr_id)}</code>{credit}<br>{_session_link(c)}",
+        f"{partner}<br>{esc('/'.join(c.owner))}",
+        delivery_cell(c, now),
+        f"{when(c.start)}<br>{when(c.end)}",
+        f"{place}<br>{esc(c.evse_id)} · connector {esc(c.connector_id)}",
+        esc(mask(c.token_type, c.token_uid)),
+        esc(f"{c.energy_kwh:f} kWh"),
+        esc(_hours(c.time_h))
+        + (f"<br>parking {esc(_hours(c.parking_time_h))}" if c.parking_time_h else ""),
+        _breakdown(c),
+        f"<b>{esc(c.currency)} {esc(_money(c.total_cost))}</b>",
+        esc(", ".join(c.tariff_ids) or "—"),
+    )
+
+
+CDR_HEADERS = (
+    "CDR / session",
+    "Partner",
+    "Delivery",
+    "Start / end",
+    "Where",
+    "Token",
+    "Energy",
+    "Time",
+    "Costs (excl. / incl. VAT)",
+    "Total (excl. / incl. VAT)",
+    "Tariff",
+)
+
+
+def unbilled_reason(u: Unbilled) -> str:
+    """Why a finished transaction has no CDR, in the operator's words."""
+    tx, seal = u.transaction, u.seal
+    if TxFlag.UNKNOWN_EVSE in tx.flags or (seal is not None and seal.site is None):
+        return "EVSE not configured: nothing is billed"
+    if tx.token is None:
+        return "no token (free vend): nobody to bill"
+    if seal is None:
+        return "never sealed: delivery was not running when it started"
+    if seal.owner is None:
+        return "site token: no partner to bill"
+    return "CDR not built yet: the gateway retries"
+
+
+def _unbilled_row(u: Unbilled) -> tuple[str, ...]:
+    t = u.transaction
+    return (
+        f'<a href="{esc(session_href(t))}">{esc(t.charger_id)} / {esc(t.tx_id)}</a>',
+        esc(t.evse_uid or "—"),
+        f"{when(t.started_at)}<br>{when(t.stopped_at)}",
+        esc(kwh(t.energy_wh)),
+        who(t),
+        esc(unbilled_reason(u)),
+    )
+
+
+def pager(
+    path: str, param: str, page: int, size: int, total: int, others: Mapping[str, int]
+) -> str:
+    """Newer / older links for a newest-first list of ``total`` items, ``size`` a page."""
+    last = max(0, (total - 1) // size)
+    if last == 0:
+        return ""
+
+    def href(n: int) -> str:
+        query = "&".join(f"{k}={v}" for k, v in sorted({**others, param: n}.items()) if v)
+        return esc(f"{path}?{query}" if query else path)
+
+    links = []
+    if page > 0:
+        links.append(f'<a class="button" href="{href(page - 1)}">Newer</a>')
+    links.append(f"<span> page {page + 1} of {last + 1} </span>")
+    if page < last:
+        links.append(f'<a class="button" href="{href(page + 1)}">Older</a>')
+    return f'<p class="pager">{"".join(links)}</p>'
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CdrListing:
+    """What the CDR page shows: a page of CDRs and a page of unbilled sessions."""
+
+    cdrs: CdrPage
+    unbilled: UnbilledPage
+    page: int = 0
+    unbilled_page: int = 0
+    page_size: int = 50
+    now: datetime
+
+
+def cdrs(listing: CdrListing) -> str:
+    """CDRs newest first with costs, partner and delivery; then sessions nobody is billed for."""
+    size = listing.page_size
+    at = {"page": listing.page, "unbilled": listing.unbilled_page}
+    n = listing.cdrs.total
+    links = (
+        '<p><a class="button" href="/cdrs.csv" download>Download CDRs (CSV)</a> '
+        '<a class="button" href="/cdrs/unbilled.csv" download>'
+        "Download unbilled sessions (CSV)</a></p>"
+    )
+    head = f'<p class="summary">{n} CDR{"" if n == 1 else "s"}, newest first.</p>'
+    listed = table(
+        CDR_HEADERS,
+        (_cdr_row(c, listing.now) for c in listing.cdrs.items),
+        empty="No CDRs on this page."
+        if listing.page
+        else "No CDRs yet: a CDR is made when a session with a partner's token ends.",
+    )
+    m = listing.unbilled.total
+    unbilled = table(
+        ("Session", "EVSE", "Start / stop", "Energy", "Who", "Why no CDR"),
+        (_unbilled_row(u) for u in listing.unbilled.items),
+        empty="No sessions on this page."
+        if listing.unbilled_page
+        else "Every finished session is billed to a partner.",
+    )
+    return (
+        f'{links}{head}<div class="cdrs">{listed}</div>'
+        f"{pager('/cdrs', 'page', listing.page, size, n, at)}"
+        f"<h2>Finished sessions not billed to a partner <small>{m}</small></h2>"
+        '<p class="muted">Site tokens, free vend, unconfigured EVSEs and CDRs still being '
+        "built: energy was delivered, no partner is invoiced.</p>"
+        f"{unbilled}{pager('/cdrs', 'unbilled', listing.unbilled_page, size, m, at)}"
     )
 
 
 CSV_COLUMNS = (
+    "cdr_id",
+    "session_id",
+    "credit_of",
+    "partner",
+    "country_code",
+    "party_id",
+    "delivery",
+    "acknowledged_at",
+    "waiting_since",
+    "last_error",
+    "start",
+    "end",
+    "charger_id",
+    "transaction_id",
+    "location_id",
+    "evse_uid",
+    "evse_id",
+    "connector_id",
+    "token",
+    "energy_kwh",
+    "time_h",
+    "parking_time_h",
+    "currency",
+    "total_cost_excl_vat",
+    "total_cost_incl_vat",
+    "energy_cost_excl_vat",
+    "energy_cost_incl_vat",
+    "time_cost_excl_vat",
+    "time_cost_incl_vat",
+    "parking_cost_excl_vat",
+    "parking_cost_incl_vat",
+    "fixed_cost_excl_vat",
+    "fixed_cost_incl_vat",
+    "reservation_cost_excl_vat",
+    "reservation_cost_incl_vat",
+    "tariff_ids",
+)
+
+
+def _cell(value: object) -> str:
+    """A CSV cell a spreadsheet will not run as a formula (charger-supplied text).
+
+    Numbers are written by ``_number`` and never pass here: a credit's ``-4.00`` stays
+    a number.
+    """
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _number(value: Decimal | None) -> str:
+    return "" if value is None else f"{value:f}"
+
+
+def _iso(moment: datetime | None) -> str:
+    return "" if moment is None else moment.isoformat()
+
+
+def _costs(cost: Cost | None) -> list[str]:
+    return ["", ""] if cost is None else [_number(cost.excl_vat), _number(cost.incl_vat)]
+
+
+def delivery_state(c: CdrSummary) -> str:
+    """One word for the CSV: acknowledged (by all), waiting, not sent, queued or pull."""
+    states = {d.state for d in c.deliveries}
+    if DeliveryState.WAITING in states:
+        return DeliveryState.WAITING.value
+    if DeliveryState.NOT_SENT in states:
+        return DeliveryState.NOT_SENT.value
+    if states:
+        return DeliveryState.ACKNOWLEDGED.value
+    return "queued" if c.queued_since is not None else "pull"
+
+
+def _csv_text(rows: Iterable[Sequence[str]]) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerows(rows)
+    return out.getvalue()
+
+
+def cdrs_csv_header() -> str:
+    return _csv_text([CSV_COLUMNS])
+
+
+def cdrs_csv_rows(items: Iterable[CdrSummary]) -> str:
+    """CSV lines, one per CDR, amounts as exact decimal strings, the token masked."""
+    rows = []
+    for c in items:
+        acked = [d.acknowledged_at for d in c.deliveries if d.acknowledged_at is not None]
+        waiting = [d.waiting_since for d in c.deliveries if d.waiting_since is not None]
+        error = next((d.last_error for d in c.deliveries if d.last_error), None)
+        rows.append(
+            [
+                _cell(c.cdr_id),
+                _cell(c.session_id),
+                _cell(c.credit_of),
+                _cell(c.partner),
+                _cell(c.owner[0]),
+                _cell(c.owner[1]),
+                delivery_state(c),
+                _iso(max(acked, default=None)),
+                _iso(min(waiting, default=None)),
+                _cell(error),
+                _iso(c.start),
+                _iso(c.end),
+                _cell(c.charger_id),
+                _cell(c.tx_id),
+                _cell(c.location_id),
+                _cell(c.evse_uid),
+                _cell(c.evse_id),
+                _cell(c.connector_id),
+                _cell(mask(c.token_type, c.token_uid)),
+                _number(c.energy_kwh),
+                _number(c.time_h),
+                _number(c.parking_time_h),
+                _cell(c.currency),
+                *_costs(c.total_cost),
+                *_costs(c.energy_cost),
+                *_costs(c.time_cost),
+                *_costs(c.parking_cost),
+                *_costs(c.fixed_cost),
+                *_costs(c.reservation_cost),
+                _cell(";".join(c.tariff_ids)),
+            ]
+        )
+    return _csv_text(rows)
+
+
+UNBILLED_CSV_COLUMNS = (
     "charger_id",
     "transaction_id",
     "evse_uid",
     "started_at",
     "stopped_at",
     "energy_kwh",
-    "partner",
+    "token",
+    "auth_source",
     "stop_reason",
     "flags",
-    "total_cost_excl_vat",
-    "total_cost_incl_vat",
-    "currency",
+    "reason",
 )
 
 
-def _cell(value: object) -> str:
-    """A CSV cell a spreadsheet will not run as a formula (charger-supplied text)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+def unbilled_csv_header() -> str:
+    return _csv_text([UNBILLED_CSV_COLUMNS])
 
 
-def cdrs_csv(txs: Iterable[Transaction]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for t in txs:
-        writer.writerow(
-            [
-                _cell(t.charger_id),
-                _cell(t.tx_id),
-                _cell(t.evse_uid),
-                t.started_at.isoformat(),
-                t.stopped_at.isoformat() if t.stopped_at else "",
-                f"{t.energy_wh / 1000:.3f}",
-                _cell(t.auth_source),
-                _cell(t.stop_reason),
-                _cell(";".join(_flag_texts(t))),
-                "",
-                "",
-                "",
-            ]
-        )
-    return out.getvalue()
+def unbilled_csv_rows(items: Iterable[Unbilled]) -> str:
+    """CSV lines, one per finished session without a CDR, with the reason."""
+    return _csv_text(
+        [
+            _cell(u.transaction.charger_id),
+            _cell(u.transaction.tx_id),
+            _cell(u.transaction.evse_uid),
+            _iso(u.transaction.started_at),
+            _iso(u.transaction.stopped_at),
+            f"{u.transaction.energy_wh / 1000:.3f}",  # Wh registers: exact to 3 places
+            _cell(masked(u.transaction.token)),
+            _cell(u.transaction.auth_source),
+            _cell(u.transaction.stop_reason),
+            _cell(";".join(_flag_texts(u.transaction))),
+            _cell(unbilled_reason(u)),
+        ]
+        for u in items
+    )
 
 
 # --- partners --------------------------------------------------------------------------

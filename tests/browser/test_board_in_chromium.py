@@ -16,8 +16,9 @@ import pytest
 from gateway.app import Gateway
 from gateway.passwords import hash_password
 from tests.browser.cdp import Page, chromium, find_chromium
-from tests.builders import FakeClock
-from tests.integration.conftest import Running, site_settings
+from tests.builders import T0, FakeClock
+from tests.integration.conftest import PARTNER_TOKEN, Running, site_settings
+from tests.integration.delivery import Timeline, boot_16, charge_16, give_cards
 from tests.sim.charger import sim_charger
 
 pytestmark = pytest.mark.integration
@@ -187,3 +188,26 @@ async def test_a_session_that_expires_sends_the_board_back_to_login(site: Runnin
     await page.send("Network.clearBrowserCookies")
     await page.wait_for("location.pathname === '/login'")
     assert not await page.evaluate("!!document.getElementById('board')")
+
+
+@needs_chromium
+async def test_the_cdr_page_shows_a_partner_charge_on_desk_and_phone(
+    site: Running, page: Page, clock: FakeClock
+):
+    """A charge with the partner's card: its CDR with cost and partner, readable on a phone."""
+    await give_cards(site.http_url, PARTNER_TOKEN, ("04A1B2C3",))
+    async with sim_charger(site.ws_url("AC-0001")) as cp:
+        await boot_16(cp)
+        await charge_16(cp, Timeline(T0, clock), id_tag="04A1B2C3")
+        await charge_16(cp, Timeline(T0.replace(hour=12), clock), id_tag="SITE-TAG-0001")
+
+    await log_in(page, site.http_url)
+    await page.wait_for("location.pathname === '/'")
+    await page.goto(site.http_url + "/cdrs")
+    await page.wait_for("document.body.innerText.includes('EUR 1.5 / 1.815')")
+    assert await page.evaluate("document.body.innerText.includes('eMSP')")
+    await page.screenshot(ARTIFACTS / "cdrs.png")
+    await page.viewport(390, 844, mobile=True)
+    await page.goto(site.http_url + "/cdrs")
+    await page.wait_for("document.body.innerText.includes('site token: no partner to bill')")
+    await page.screenshot(ARTIFACTS / "cdrs-phone.png")

@@ -40,6 +40,7 @@ PAGES = (
     "/sessions",
     "/cdrs",
     "/cdrs.csv",
+    "/cdrs/unbilled.csv",
     "/partners",
 )
 
@@ -429,15 +430,22 @@ async def test_a_session_page_plots_power_and_energy(site, browser):
     assert 'class="line energy"' in page
 
 
-async def test_finished_sessions_download_as_csv_without_tokens(site, browser):
-    """The CDR page and CSV list finished sessions with energy; costs are left empty."""
+async def test_unbilled_sessions_stay_listed_and_download_as_csv_without_tokens(site, browser):
+    """A finished session no partner is billed for is listed on the CDR page with the
+    reason, and in the unbilled CSV; the CDR CSV has its header and no row."""
     await login(browser)
     async with sim_charger(site.ws_url("AC-0001")) as cp:
         await boot(cp)
         tx_id = await a_session(cp, site.clock, stop=True)
     page = (await browser.get("/cdrs")).text
     assert "5.000 kWh" in page
-    download = await browser.get("/cdrs.csv")
+    assert "Finished sessions not billed to a partner" in page
+    assert "site token: no partner to bill" in page
+    assert "No CDRs yet" in page
+    cdrs = await browser.get("/cdrs.csv")
+    assert cdrs.text.strip().startswith("cdr_id,session_id,credit_of,partner")
+    assert len(cdrs.text.strip().split("\r\n")) == 1
+    download = await browser.get("/cdrs/unbilled.csv")
     assert download.headers["content-type"].startswith("text/csv")
     assert "attachment" in download.headers["content-disposition"]
     header, row = download.text.strip().split("\r\n")

@@ -11,6 +11,7 @@ from types import MappingProxyType
 import pytest
 from hypothesis import given, strategies as st
 
+from gateway.domain.billing import CdrPage, Unbilled, UnbilledPage
 from gateway.domain.ids import ChargerId, EvseUid
 from gateway.domain.meter import (
     EnergyFlag,
@@ -192,7 +193,22 @@ def test_the_board_escapes_everything_it_did_not_write():
         ),
         views.sessions([a_tx(tx_id=EVIL)], {}, now.now),
         views.session(a_tx(stop_reason=EVIL), now.now),
-        views.cdrs([a_tx(auth_source=EVIL, status=TransactionStatus.COMPLETED)]),
+        views.cdrs(
+            views.CdrListing(
+                cdrs=CdrPage(total=0, items=()),
+                unbilled=UnbilledPage(
+                    total=1,
+                    items=(
+                        Unbilled(
+                            row=1,
+                            transaction=a_tx(auth_source=EVIL, status=TransactionStatus.COMPLETED),
+                            seal=None,
+                        ),
+                    ),
+                ),
+                now=now.now,
+            )
+        ),
         views.partners(
             [
                 views.PartnerRow(
@@ -226,12 +242,16 @@ def test_csv_cells_cannot_become_spreadsheet_formulas():
         tx_id="-2",
         auth_source="@partner",
     )
-    rows = list(csv.reader(io.StringIO(views.cdrs_csv([done]))))
-    assert rows[0] == list(views.CSV_COLUMNS)
+    text = views.unbilled_csv_header() + views.unbilled_csv_rows(
+        [Unbilled(row=1, transaction=done, seal=None)]
+    )
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0] == list(views.UNBILLED_CSV_COLUMNS)
     assert rows[1][1] == "'-2"
     assert rows[1][5] == "5.000"
-    assert rows[1][6] == "'@partner"
-    assert rows[1][7] == "'=HYPERLINK(1)"
+    assert rows[1][6] == "rfid ••••C3D4"
+    assert rows[1][7] == "'@partner"
+    assert rows[1][8] == "'=HYPERLINK(1)"
 
 
 def test_partner_rows_cover_registered_static_and_invited_partners():
