@@ -24,7 +24,7 @@ from ocpi_bridge.models.cdrs import Cdr
 from ocpi_bridge.models.common import parse_datetime
 from ocpi_bridge.models.locations import Connector, Evse, Location
 from ocpi_bridge.models.sessions import Session
-from ocpi_bridge.models.tariffs import Tariff
+from ocpi_bridge.models.tariffs import Tariff, TariffType
 from ocpi_bridge.translate import v211
 from ocpi_bridge.translate.delivery import Plan, sealed_site, session_plan, wire
 from ocpi_bridge.translate.pagination import Page, PageRequest
@@ -102,22 +102,25 @@ class Form211:
     def __init__(self, catalog: SiteCatalog) -> None:
         self.catalog = catalog
 
-    def _tariffs(self) -> dict[str, Tariff]:
-        return {t.id: t for t in self.catalog.tariffs()}
+    def _types(self) -> dict[str, TariffType | None]:
+        return {
+            t.id: None if t.type is None else TariffType(t.type)
+            for t in self.catalog.settings.tariffs
+        }
 
     def location(self, location: Location) -> Doc:
-        return wire(v211.to_v211_location(location, tariffs=self._tariffs()))
+        return wire(v211.to_v211_location(location, tariff_types=self._types()))
 
     def evse(self, evse: Evse) -> Doc | None:
         try:
-            return wire(v211.to_v211_evse(evse, tariffs=self._tariffs()))
+            return wire(v211.to_v211_evse(evse, tariff_types=self._types()))
         except v211.NotExpressibleError as exc:
             log.debug("not for 2.1.1 partners: %s", exc)
             return None
 
     def connector(self, connector: Connector) -> Doc | None:
         try:
-            return wire(v211.to_v211_connector(connector, tariffs=self._tariffs()))
+            return wire(v211.to_v211_connector(connector, tariff_types=self._types()))
         except v211.NotExpressibleError as exc:
             log.debug("not for 2.1.1 partners: %s", exc)
             return None

@@ -188,10 +188,15 @@ def _energy_mix(mix: EnergyMix | None) -> V211EnergyMix | None:
     )
 
 
-def tariff_of(tariff_ids: Sequence[str] | None, tariffs: Mapping[str, Tariff]) -> str | None:
-    """The one tariff a 2.1.1 connector names: the first regular one, else the first."""
+def tariff_of(
+    tariff_ids: Sequence[str] | None, tariff_types: Mapping[str, TariffType | None]
+) -> str | None:
+    """The one tariff a 2.1.1 connector names: the first regular one, else the first.
+
+    ``tariff_types`` gives the type of each known tariff (``None``: untyped, regular).
+    """
     ids = list(tariff_ids or ())
-    regular = [t for t in ids if t in tariffs and tariffs[t].type in _REGULAR]
+    regular = [t for t in ids if t in tariff_types and tariff_types[t] in _REGULAR]
     return next(iter(regular or ids), None)
 
 
@@ -199,7 +204,7 @@ def tariff_of(tariff_ids: Sequence[str] | None, tariffs: Mapping[str, Tariff]) -
 
 
 def to_v211_connector(
-    connector: Connector, *, tariffs: Mapping[str, Tariff] | None = None
+    connector: Connector, *, tariff_types: Mapping[str, TariffType | None] | None = None
 ) -> V211Connector:
     """One Connector; :class:`NotExpressibleError` when 2.1.1 lacks its standard."""
     if connector.standard.value not in {t.value for t in V211ConnectorType}:
@@ -211,18 +216,20 @@ def to_v211_connector(
         power_type=POWER_TYPE[connector.power_type],
         voltage=connector.max_voltage,
         amperage=connector.max_amperage,
-        tariff_id=tariff_of(connector.tariff_ids, tariffs or {}),
+        tariff_id=tariff_of(connector.tariff_ids, tariff_types or {}),
         terms_and_conditions=connector.terms_and_conditions,
         last_updated=connector.last_updated,
     )
 
 
-def to_v211_evse(evse: Evse, *, tariffs: Mapping[str, Tariff] | None = None) -> V211Evse:
+def to_v211_evse(
+    evse: Evse, *, tariff_types: Mapping[str, TariffType | None] | None = None
+) -> V211Evse:
     """One EVSE; :class:`NotExpressibleError` when none of its connectors is in 2.1.1."""
     connectors = []
     for connector in evse.connectors:
         try:
-            connectors.append(to_v211_connector(connector, tariffs=tariffs))
+            connectors.append(to_v211_connector(connector, tariff_types=tariff_types))
         except NotExpressibleError:
             continue
     if not connectors:
@@ -245,16 +252,17 @@ def to_v211_evse(evse: Evse, *, tariffs: Mapping[str, Tariff] | None = None) -> 
 
 
 def to_v211_location(
-    location: Location, *, tariffs: Mapping[str, Tariff] | None = None
+    location: Location, *, tariff_types: Mapping[str, TariffType | None] | None = None
 ) -> V211Location:
     """One Location with the EVSEs 2.1.1 can describe.
 
-    ``tariffs`` (by id) pick each connector's one ``tariff_id`` (:func:`tariff_of`).
+    ``tariff_types`` (by tariff id) pick each connector's one ``tariff_id``
+    (:func:`tariff_of`).
     """
     evses = []
     for evse in location.evses or ():
         try:
-            evses.append(to_v211_evse(evse, tariffs=tariffs))
+            evses.append(to_v211_evse(evse, tariff_types=tariff_types))
         except NotExpressibleError:
             continue
     hours = location.opening_times
@@ -385,7 +393,7 @@ def _nested(
     location: Location, evse_uid: str, connector_id: str, tariffs: Sequence[Tariff]
 ) -> V211Location:
     return to_v211_location(
-        _only(location, evse_uid, connector_id), tariffs={t.id: t for t in tariffs}
+        _only(location, evse_uid, connector_id), tariff_types={t.id: t.type for t in tariffs}
     )
 
 

@@ -27,7 +27,7 @@ from ocpi_bridge.models.locations import (
     PowerType,
 )
 from ocpi_bridge.models.sessions import Session
-from ocpi_bridge.models.tariffs import Tariff
+from ocpi_bridge.models.tariffs import Tariff, TariffType
 from ocpi_bridge.models.v211 import (
     V211Cdr,
     V211Location,
@@ -557,13 +557,13 @@ def test_a_connector_names_the_tariff_a_driver_with_a_token_pays(
     ids: list[str] | None, expected: str | None
 ):
     """The first regular (or untyped) tariff listed, else the first listed, else none."""
-    tariffs = {
-        "PROMO": Tariff.model_validate({**tariff_221(), "id": "PROMO", "type": "AD_HOC_PAYMENT"}),
-        "REG": Tariff.model_validate({**tariff_221(), "id": "REG", "type": "REGULAR"}),
-        "PLAIN": Tariff.model_validate({**tariff_221(), "id": "PLAIN"}),
+    types = {
+        "PROMO": TariffType.AD_HOC_PAYMENT,
+        "REG": TariffType.REGULAR,
+        "PLAIN": None,
     }
 
-    assert v211.tariff_of(ids, tariffs) == expected
+    assert v211.tariff_of(ids, types) == expected
 
 
 # --- tariffs -----------------------------------------------------------------------------
