@@ -12,6 +12,7 @@ Locations
     - ``address`` is cut to the 45 characters 2.1.1 allows; a missing ``postal_code``
       (required in 2.1.1) is sent empty.
     - Coordinates are rounded to the exactly six decimals 2.1.1 demands (about 0.1 m).
+    - EVSE statuses are the same nine values in both versions and pass unchanged.
     - Facilities, capabilities and connector standards that 2.1.1 lacks are left out
       (e.g. ``BIKE_SHARING``, ``CONTACTLESS_CARD_SUPPORT``, ``NEMA_5_20``); a connector
       whose standard 2.1.1 lacks is left out of its EVSE, and an EVSE left without
@@ -29,7 +30,8 @@ Tariffs
       components lose ``vat`` (2.1.1 prices exclude VAT, as 2.2.1 ``price`` does).
     - Restrictions lose ``min_current``/``max_current``; elements restricted to
       reservations are left out (2.1.1 prices no reservations). A tariff with nothing
-      left cannot be said in 2.1.1 (:class:`NotExpressibleError`).
+      left cannot be said in 2.1.1 (:class:`NotExpressibleError`): it is not published,
+      and left out of a CDR's ``tariffs``.
     - The CDR's ``total_cost`` stays authoritative: it was computed with everything above.
 
 Sessions and CDRs
@@ -416,6 +418,16 @@ def to_v211_session(session: Session, *, location: Location) -> V211Session:
     )
 
 
+def _expressible_tariffs(tariffs: Sequence[Tariff]) -> list[V211Tariff]:
+    out = []
+    for tariff in tariffs:
+        try:
+            out.append(to_v211_tariff(tariff))
+        except NotExpressibleError:
+            continue  # the CDR's total_cost already says what it cost
+    return out
+
+
 def to_v211_cdr(cdr: Cdr, *, location: Location) -> V211Cdr:
     """One CDR; ``location`` is where its charge took place (:func:`sealed_location`)."""
     if len(cdr.id) > 36:
@@ -436,7 +448,7 @@ def to_v211_cdr(cdr: Cdr, *, location: Location) -> V211Cdr:
         location=_nested(location, where.evse_uid, where.connector_id, cdr.tariffs or ()),
         meter_id=cdr.meter_id,
         currency=cdr.currency,
-        tariffs=None if cdr.tariffs is None else [to_v211_tariff(t) for t in cdr.tariffs],
+        tariffs=_expressible_tariffs(cdr.tariffs or ()) or None,
         charging_periods=periods,
         total_cost=cdr.total_cost.excl_vat,
         total_energy=cdr.total_energy,

@@ -831,3 +831,22 @@ def test_an_evse_translates_alone():
 
     assert out["connectors"][0]["voltage"] == 230
     assert out["connectors"][0]["tariff_id"] == "11"
+
+
+def test_a_cdr_keeps_only_the_tariffs_211_can_say():
+    """A reservation-only tariff is left out of the CDR's list; the CDR still goes."""
+    reservations = tariff_221(
+        id="RES",
+        elements=[
+            {
+                "price_components": [{"type": "TIME", "price": 1, "step_size": 60}],
+                "restrictions": {"reservation": "RESERVATION"},
+            }
+        ],
+    )
+    only = Cdr.model_validate(cdr_221(tariffs=[reservations]))
+    mixed = Cdr.model_validate(cdr_221(tariffs=[reservations, tariff_221()]))
+    location = Location.model_validate(gent_221())
+
+    assert v211.to_v211_cdr(only, location=location).tariffs is None
+    assert [t.id for t in v211.to_v211_cdr(mixed, location=location).tariffs or []] == ["T1"]
