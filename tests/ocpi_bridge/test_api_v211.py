@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from gateway.config import ConnectorStandard, Settings
+from gateway.config import Settings
+from gateway.domain.connectors import ConnectorStandard
 from ocpi_bridge.models.v211 import V211Connector, V211Evse, V211Location, V211Tariff
 from tests.builders import T0, a_settings
 from tests.ocpi_bridge.test_api import (
