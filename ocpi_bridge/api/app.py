@@ -56,6 +56,8 @@ def create_app(ctx: OcpiContext) -> FastAPI:
         charging_profiles,
     ):
         app.include_router(module.router)
+    for versioned in (locations, sessions, cdrs, tariffs):
+        app.include_router(versioned.router_211)
     return app
 
 

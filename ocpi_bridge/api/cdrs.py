@@ -1,7 +1,8 @@
 """Adapter: the CDRs sender interface (mod_cdrs §Sender Interface), CPO side.
 
 A partner sees only the CDRs of tokens it issued, credit CDRs included, in creation
-order; ``last_updated`` of a CDR is its creation time.
+order; ``last_updated`` of a CDR is its creation time. Both versions share the handler;
+2.1.1 gets the 2.1.1 form (``api.forms``).
 """
 
 from __future__ import annotations
@@ -11,17 +12,35 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from ocpi_bridge.api.deps import ContextDep, PageDep, PartyDep
+from ocpi_bridge.api.context import OcpiContext
+from ocpi_bridge.api.deps import ContextDep, PageDep, Party211Dep, PartyDep, owners_of
 from ocpi_bridge.api.envelope import documented, respond
+from ocpi_bridge.api.forms import Form, Form211, Form221
 from ocpi_bridge.api.pagination import page_headers
 from ocpi_bridge.models.cdrs import Cdr
+from ocpi_bridge.models.v211 import V211Cdr
+from ocpi_bridge.parties import Party
+from ocpi_bridge.translate.pagination import PageRequest
 
 router = APIRouter(prefix="/ocpi/2.2.1/cdrs", tags=["cdrs"])
+router_211 = APIRouter(prefix="/ocpi/2.1.1/cdrs", tags=["cdrs 2.1.1"])
+
+
+def _list(
+    request: Request, ctx: OcpiContext, party: Party, page: PageRequest, form: Form
+) -> JSONResponse:
+    result = form.cdrs_page(owners_of(party), page)
+    headers: dict[str, Any] = page_headers(request, ctx, result, page)  # type: ignore[arg-type]
+    return respond(list(result.items), headers=headers)
 
 
 @router.get("", **documented(list[Cdr]))
 def list_cdrs(request: Request, ctx: ContextDep, party: PartyDep, page: PageDep) -> JSONResponse:
-    owners = [(r.country_code, r.party_id) for r in party.roles]
-    result = ctx.objects().cdrs_page(owners, page)
-    headers: dict[str, Any] = page_headers(request, ctx, result, page)  # type: ignore[arg-type]
-    return respond(list(result.items), headers=headers)
+    return _list(request, ctx, party, page, Form221(ctx.objects()))
+
+
+@router_211.get("", **documented(list[V211Cdr]))
+def list_cdrs_211(
+    request: Request, ctx: ContextDep, party: Party211Dep, page: PageDep
+) -> JSONResponse:
+    return _list(request, ctx, party, page, Form211(ctx.objects()))

@@ -1,9 +1,10 @@
 """Adapter: FastAPI dependencies: the context, who is calling, routing, pages, bodies.
 
 - ``CallerDep``: any valid token, Token A included (versions and credentials only).
-- ``PartyDep``: a registered partner, for functional modules; also checks the routing
-  headers against the caller's roles and ours, and records the answer's routing headers
-  (FROM us, TO the caller) for ``api.app`` to add to the response.
+- ``PartyDep``: a registered partner, for 2.2.1 functional modules; also checks the
+  routing headers against the caller's roles and ours, and records the answer's routing
+  headers (FROM us, TO the caller) for ``api.app`` to add to the response.
+- ``Party211Dep``: a registered partner, for 2.1.1 functional modules (no routing headers).
 """
 
 from __future__ import annotations
@@ -98,15 +99,34 @@ def routing_for(request: Request, party: Party) -> Routing:
     )
 
 
-def get_party(request: Request, caller: CallerDep) -> Party:
+def _registered(caller: Caller) -> Party:
     """A registered partner (HTTP 401 for Token A or a registration still running)."""
     if not isinstance(caller, Party) or not caller.registered:
         raise UnauthorizedError("this token opens only the versions and credentials modules")
-    request.state.routing = routing_for(request, caller)
     return caller
 
 
+def get_party(request: Request, caller: CallerDep) -> Party:
+    """A registered partner on a 2.2.1 functional module, its routing headers checked."""
+    party = _registered(caller)
+    request.state.routing = routing_for(request, party)
+    return party
+
+
 PartyDep = Annotated[Party, Depends(get_party)]
+
+
+def get_party_211(caller: CallerDep) -> Party:
+    """A registered partner on a 2.1.1 functional module: 2.1.1 has no routing headers."""
+    return _registered(caller)
+
+
+Party211Dep = Annotated[Party, Depends(get_party_211)]
+
+
+def owners_of(party: Party) -> list[tuple[str, str]]:
+    """The parties whose Sessions and CDRs the caller may see: its own roles (R-PRIV-4)."""
+    return [(r.country_code, r.party_id) for r in party.roles]
 
 
 def _pair(request: Request, direction: str) -> tuple[str, str] | None:

@@ -28,8 +28,8 @@ MODULES_221: tuple[tuple[str, str], ...] = (
     ("commands", "RECEIVER"),
     ("chargingprofiles", "RECEIVER"),
 )
-#: The 2.1.1 modules that work (2.1.1 endpoints have no role).
-MODULES_211: tuple[str, ...] = ("credentials",)
+#: The 2.1.1 modules that work (2.1.1 endpoints have no role; ours are the CPO's).
+MODULES_211: tuple[str, ...] = ("credentials", "locations", "sessions", "cdrs", "tariffs")
 
 
 @router.get("/versions", **documented(list[Version]))

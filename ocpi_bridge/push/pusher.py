@@ -16,6 +16,12 @@ States of a partner's lane::
 
 An object the partner refuses (an OCPI client error) waits on its own backoff and does
 not hold up the others. Each partner drains on its own: one that is down delays nobody.
+
+2.2.1 and 2.1.1 partners are served alike; what differs is the *wire form* of the bodies
+(``ocpi_bridge.api.forms``: 2.1.1 objects are converted from the 2.2.1 ones, and a 2.1.1
+Session with new charging periods is PUT whole) and the headers (``push.client``: no
+routing headers in 2.1.1). 2.1.1 endpoints have no role: the partner's ``locations``,
+``tariffs``, ``sessions`` and ``cdrs`` endpoints are its receivers.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from gateway.domain.delivery import (
 )
 from gateway.domain.partners import PartnerRecord, PartnerState, PartyRole
 from gateway.ports import PartnerDelivery
+from ocpi_bridge.api.forms import Form, form_of
 from ocpi_bridge.catalog import SiteCatalog
 from ocpi_bridge.models.common import parse_datetime
 from ocpi_bridge.models.locations import Evse, Location
@@ -61,8 +68,6 @@ from ocpi_bridge.translate.delivery import (
     is_older,
     object_url,
     retry_delay,
-    session_plan,
-    wire,
 )
 
 log = logging.getLogger(__name__)
@@ -75,6 +80,8 @@ REPORT_EVERY_S = 1.0
 BULK_MIN = 3
 BULK_SHARE = 4
 _DELETED = "deleted"
+#: The OCPI versions whose partners get pushes.
+VERSIONS = ("2.2.1", "2.1.1")
 _MODULE: Mapping[PushKind, str] = {
     PushKind.EVSE: "locations",
     PushKind.LOCATION: "locations",
@@ -155,7 +162,7 @@ class PartnerSource(Protocol):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Receiver:
-    """A registered 2.2.1 partner and its Receiver endpoints, by module."""
+    """A registered partner (2.2.1 or 2.1.1) and its Receiver endpoints, by module."""
 
     partner: PartnerRecord
     endpoints: Mapping[str, str]
@@ -163,6 +170,11 @@ class Receiver:
     @property
     def id(self) -> int:
         return self.partner.id
+
+    @property
+    def version(self) -> str:
+        assert self.partner.link is not None  # noqa: S101 - receivers have links
+        return self.partner.link.version
 
     def target(self, owner: tuple[str, str] | None = None) -> Target:
         assert self.partner.link is not None  # noqa: S101 - receivers have links
@@ -173,11 +185,14 @@ class Receiver:
 
 
 def receivers_of(partners: Sequence[PartnerRecord]) -> dict[int, Receiver]:
-    """Partners we push to: registered, 2.2.1, with at least one Receiver endpoint we use."""
+    """Partners we push to: registered, 2.2.1 or 2.1.1, with the Receiver endpoints we use.
+
+    A 2.1.1 endpoint has no role (``PartnerLink.endpoint`` matches it for any role).
+    """
     found: dict[int, Receiver] = {}
     for p in partners:
         link = p.link
-        if p.state is not PartnerState.REGISTERED or link is None or link.version != "2.2.1":
+        if p.state is not PartnerState.REGISTERED or link is None or link.version not in VERSIONS:
             continue
         endpoints = {
             module: ep.url
@@ -639,11 +654,12 @@ class Pusher:
 
     # --- what to send (in a worker thread: reads the store, builds objects) -----------
 
-    def _whole_location(self, location_id: str) -> dict[str, Any] | None:
+    def _whole_location(self, form: Form, location_id: str) -> dict[str, Any] | None:
         location = self._catalog.location(location_id)
-        return None if location is None else wire(location)
+        return None if location is None else form.location(location)
 
     def _prepare(self, receiver: Receiver, items: list[PushItem]) -> list[_Job]:
+        form = form_of(receiver.version, self._catalog)  # the version's wire form
         evses = self._catalog.evses_by_uid(i.object_id for i in items if i.kind is PushKind.EVSE)
         by_location: dict[str, list[PushItem]] = {}
         for item in items:
@@ -674,9 +690,9 @@ class Pusher:
                 continue  # carried by the first of its Location
             try:
                 if endpoint is not None and bulk is not None:
-                    self._plan_bulk(job, endpoint, locations.get(location_id or ""), bulk)
+                    self._plan_bulk(job, endpoint, locations.get(location_id or ""), bulk, form)
                 elif endpoint is not None:
-                    self._plan(job, endpoint, locations, evses)
+                    self._plan(job, endpoint, locations, evses, form)
             except Exception as exc:  # one broken object must not stop the others
                 log.exception("ocpi push: cannot build %s %s", item.kind, item.object_id)
                 job.error = f"cannot build the object: {type(exc).__name__}"
@@ -684,13 +700,18 @@ class Pusher:
         return jobs
 
     def _plan_bulk(
-        self, job: _Job, endpoint: str, location: Location | None, due: list[PushItem]
+        self,
+        job: _Job,
+        endpoint: str,
+        location: Location | None,
+        due: list[PushItem],
+        form: Form,
     ) -> None:
         """One Location PUT for several of its EVSEs; each EVSE's ledger says what it got."""
         us = (self._us.country_code, self._us.party_id)
         if location is None:
             return
-        doc = wire(location)
+        doc = form.location(location)
         sent = {
             e["uid"]: Sent(last_updated=_when(e["last_updated"]), digest=digest(evse_patch(e)))
             for e in doc.get("evses", [])
@@ -714,6 +735,7 @@ class Pusher:
         endpoint: str,
         locations: Mapping[str, Location],
         evses: Mapping[str, tuple[str, Evse]],
+        form: Form,
     ) -> None:
         item = job.item
         us = (self._us.country_code, self._us.party_id)
@@ -723,7 +745,9 @@ class Pusher:
                 return
             location_id, model = found
             job.order = f"location:{location_id}"
-            evse = wire(model)
+            evse = form.evse(model)
+            if evse is None:
+                return  # not in this version (2.1.1 lacks its connectors)
             patch = evse_patch(evse)
             if _unchanged(item.sent, patch, evse["last_updated"]):
                 return
@@ -734,7 +758,7 @@ class Pusher:
                 _Call(
                     method="PUT",
                     url=object_url(endpoint, *us, location_id),
-                    body=partial(self._whole_location, location_id),
+                    body=partial(self._whole_location, form, location_id),
                 ),
             ]
             job.sent = Sent(last_updated=_when(evse["last_updated"]), digest=digest(patch))
@@ -743,7 +767,7 @@ class Pusher:
             if location is None:
                 return
             job.order = f"location:{location.id}"
-            doc = wire(location)
+            doc = form.location(location)
             if _unchanged(item.sent, doc, doc["last_updated"]):
                 return
             job.calls = [_Call(method="PUT", url=object_url(endpoint, *us, location.id), body=doc)]
@@ -767,32 +791,38 @@ class Pusher:
                 job.calls = [_Call(method="DELETE", url=url)]
                 job.sent = Sent(last_updated=item.sent.last_updated, digest=_DELETED)
                 return
-            doc = wire(tariff)
-            if _unchanged(item.sent, doc, doc["last_updated"]):
+            body = form.tariff(tariff)
+            if body is None or _unchanged(item.sent, body, body["last_updated"]):
                 return
-            job.calls = [_Call(method="PUT", url=url, body=doc)]
-            job.sent = Sent(last_updated=_when(doc["last_updated"]), digest=digest(doc))
+            job.calls = [_Call(method="PUT", url=url, body=body)]
+            job.sent = Sent(last_updated=_when(body["last_updated"]), digest=digest(body))
         elif item.kind is PushKind.SESSION:
-            session = self._catalog.session_by_row(int(item.object_id))
+            session = form.session_by_row(int(item.object_id))
             if session is None or is_older(session["last_updated"], item.sent.last_updated):
                 return
             held = None if item.sent.doc is None else json.loads(item.sent.doc)
-            plan = session_plan(session, held)
+            plan = form.session_plan(session, held)
             if plan.method is None:
                 return
-            job.owner = (session["cdr_token"]["country_code"], session["cdr_token"]["party_id"])
+            job.owner = _owner(session)
             url = object_url(endpoint, *us, session["id"])
             job.calls = [_Call(method=plan.method, url=url, body=plan.body)]
             if plan.method == "PATCH":
                 job.calls.append(_Call(method="PUT", url=url, body=plan.holds))
             job.sent = Sent(last_updated=_when(session["last_updated"]), doc=canonical(plan.holds))
         elif item.kind is PushKind.CDR:
-            cdr = None if item.sent.acked else self._catalog.cdr(item.object_id)
+            cdr = None if item.sent.acked else form.cdr(item.object_id)
             if cdr is None:
                 return
-            job.owner = (cdr["cdr_token"]["country_code"], cdr["cdr_token"]["party_id"])
+            job.owner = _owner(cdr)
             job.calls = [_Call(method="POST", url=endpoint, body=cdr)]
             job.sent = Sent(last_updated=_when(cdr["last_updated"]), acked=True)
+
+
+def _owner(doc: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The party a Session or CDR is addressed to (2.1.1 forms carry none: no routing)."""
+    token = doc.get("cdr_token")
+    return None if token is None else (token["country_code"], token["party_id"])
 
 
 def _when(value: str) -> datetime:

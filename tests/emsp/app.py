@@ -6,7 +6,7 @@ roles and receives pushes:
 - OCPI, under ``/ocpi/emsp``: versions, version details (2.2.1 and/or 2.1.1),
   credentials (GET/POST/PUT/DELETE) and Receiver endpoints for ``locations``,
   ``sessions``, ``cdrs``, ``tariffs``, ``tokens`` and ``commands`` that store whatever
-  they are sent.
+  they are sent (``receivers`` and ``receivers_211`` keep them by each version's rules).
 - Control, for tests (no auth): ``GET /_inspect`` (state, received pushes, request log),
   ``POST /_control`` (behaviour switches), ``POST /_control/reset``,
   ``POST /_control/invite`` (a Token A for a CPO that will register with us),
@@ -271,6 +271,10 @@ def create_app(
     from tests.emsp.receivers import install  # here: that module imports this one
 
     install(app, emsp)  # 2.2.1 receivers that keep objects; the catch-all below logs the rest
+
+    from tests.emsp import receivers_211  # here: that module imports this one
+
+    receivers_211.install(app, emsp)  # the same for 2.1.1
 
     @app.api_route("/ocpi/emsp/{version}/{module}/{rest:path}", methods=["PUT", "PATCH", "POST"])
     @app.api_route("/ocpi/emsp/{version}/{module}", methods=["POST"])

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -28,9 +28,12 @@ from gateway.ports import Change
 from gateway.storage.delivery import config_objects
 from gateway.storage.partners import MemoryPartners
 from gateway.storage.sql import SqlStore
+from ocpi_bridge.api.forms import Form211, Form221
 from ocpi_bridge.catalog import SiteCatalog
+from ocpi_bridge.models.v211 import V211Location, V211Tariff
 from ocpi_bridge.push.client import OcpiClient
 from ocpi_bridge.push.pusher import Pusher
+from ocpi_bridge.translate.delivery import pushable_session
 from tests.builders import T0, a_settings
 
 US = PartyRole(role="CPO", country_code="NL", party_id="CEG", name="Example Charging B.V.")
@@ -324,14 +327,12 @@ async def test_a_tariff_gone_from_the_configuration_is_deleted_at_the_partner(h:
     assert [(m, u) for m, u, _ in h.partner.calls] == [("DELETE", f"{EMSP}/tariffs/NL/CEG/OLD")]
 
 
-@pytest.mark.parametrize(
-    ("modules", "version"), [(("credentials",), "2.2.1"), (("locations", "tariffs"), "2.1.1")]
-)
-async def test_partners_without_receivers_or_on_2_1_1_get_nothing(
-    h: Harness, modules: tuple[str, ...], version: str
+@pytest.mark.parametrize("version", ["2.2.1", "2.1.1", "2.0"])
+async def test_partners_without_receivers_or_on_other_versions_get_nothing(
+    h: Harness, version: str
 ):
-    """Only registered 2.2.1 partners with a Receiver endpoint for the module are pushed to."""
-    h.register(modules=modules, version=version)
+    """Only 2.2.1/2.1.1 partners with a Receiver endpoint for the module are pushed to."""
+    h.register(modules=("credentials",) if version != "2.0" else ("locations",), version=version)
     h.pusher.sweep()
     h.status(EvseStatus.CHARGING, T0 + timedelta(minutes=1))
     await asyncio.sleep(0.2)
@@ -408,3 +409,71 @@ async def test_many_evses_of_one_location_due_at_once_go_as_one_location_put(h: 
     await h.until(lambda: h.backlog() == 0)
     await asyncio.sleep(0.05)
     assert len(h.partner.calls) == 1  # the partner holds it already: nothing more
+
+
+# --- 2.1.1 partners ------------------------------------------------------------------------
+
+
+async def test_a_2_1_1_partner_gets_2_1_1_locations_tariffs_and_status_patches(h: Harness):
+    """Same objects, 2.1.1 form, URLs ``{endpoint}/{our cc}/{our party}/{id}``, no routing."""
+    headers: list[httpx.Headers] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        headers.append(request.headers)
+        return ok()
+
+    h.partner.answer = answer
+    h.register(version="2.1.1")
+    h.pusher.sweep()
+    await h.until(lambda: len(h.partner.calls) == 3 and h.backlog() == 0)
+
+    puts = {u: b for m, u, b in h.partner.calls if m == "PUT"}
+    location = puts[f"{EMSP}/locations/NL/CEG/LOC-001"]
+    assert V211Location.model_validate(location).type.value == "PARKING_LOT"
+    assert "country_code" not in location
+    connector = location["evses"][0]["connectors"][0]
+    assert (connector["voltage"], connector["tariff_id"]) == (230, "AC-STANDARD")
+    tariff = puts[f"{EMSP}/tariffs/NL/CEG/AC-STANDARD"]
+    assert V211Tariff.model_validate(tariff).id == "AC-STANDARD"
+    assert all("vat" not in pc for e in tariff["elements"] for pc in e["price_components"])
+
+    h.partner.calls.clear()
+    h.status(EvseStatus.CHARGING, T0 + timedelta(minutes=1))
+    await h.until(lambda: h.backlog() == 0 and len(h.partner.calls) == 1)
+    assert h.partner.to(EVSE_URL) == [
+        ("PATCH", {"status": "CHARGING", "last_updated": "2026-11-22T10:01:00Z"})
+    ]
+    assert not [n for hs in headers for n in hs if n.lower().startswith("ocpi-")]
+
+
+def a_session(periods: int, status: str = "ACTIVE") -> dict[str, Any]:
+    return {
+        "id": "S1",
+        "status": status,
+        "kwh": periods,
+        "charging_periods": [
+            {
+                "start_date_time": f"2026-11-22T10:0{i}:00Z",
+                "dimensions": [{"type": "ENERGY", "volume": 1}],
+            }
+            for i in range(periods)
+        ],
+        "last_updated": f"2026-11-22T10:0{periods}:00Z",
+    }
+
+
+def test_a_2_1_1_session_with_new_periods_is_put_whole():
+    """2.1.1 does not say a PATCH appends periods: new periods go in a PUT; others PATCH."""
+    form = Form211(cast(SiteCatalog, None))
+    held = pushable_session(a_session(2, "COMPLETED"))
+
+    with_periods = form.session_plan(a_session(3, "COMPLETED"), held)
+    energy_only = form.session_plan({**a_session(2, "COMPLETED"), "kwh": 5}, held)
+
+    assert (with_periods.method, with_periods.body) == ("PUT", with_periods.holds)
+    assert (energy_only.method, energy_only.body) == (
+        "PATCH",
+        {"kwh": 5, "last_updated": "2026-11-22T10:02:00Z"},
+    )
+    twin = Form221(cast(SiteCatalog, None)).session_plan(a_session(3, "COMPLETED"), held)
+    assert twin.method == "PATCH"
