@@ -216,6 +216,7 @@ class SiteCatalog:
             time_zone=zone(site.location.time_zone),
             token=token_identity(seal.token),
             updated_at=record.updated_at,
+            sealed_id=seal.session_id,
         )
         return wire(session)
 

@@ -28,7 +28,7 @@ from ocpi_bridge.translate.delivery import (
     token_identity,
     wire,
 )
-from ocpi_bridge.translate.sessions import session_id
+from ocpi_bridge.translate.sessions import billable, session_id
 
 
 class OcpiSealer:
@@ -59,7 +59,7 @@ class OcpiSealer:
         )
 
     def cdr(self, tx: Transaction, seal: Seal, *, at: datetime) -> CdrRecord | None:
-        if seal.site is None or seal.token is None or seal.owner is None:
+        if seal.site is None or seal.token is None or seal.owner is None or not billable(tx):
             return None
         site = sealed_site(seal.site)
         cdr = cdr_of(
@@ -68,6 +68,7 @@ class OcpiSealer:
             time_zone=zone(site.location.time_zone),
             token=token_identity(seal.token),
             issued_at=at,
+            sealed_id=seal.session_id,
         )
         return CdrRecord(cdr_id=cdr.id, owner=seal.owner, created_at=at, doc=canonical(wire(cdr)))
 

@@ -185,8 +185,9 @@ def session_of(
     time_zone: tzinfo,
     token: TokenIdentity,
     updated_at: datetime,
+    sealed_id: str | None = None,
 ) -> Session:
-    """The Session as stored, so pull and push agree.
+    """The Session as stored, so pull and push agree (``sealed_id``: the seal's Session id).
 
     A running session is priced up to its latest meter reading, not to the clock: after
     that reading nothing is known yet, and a period guessed there (parking, because the
@@ -200,6 +201,7 @@ def session_of(
         token=token,
         now=max([tx.started_at, *readings]),
         last_updated=updated_at,
+        sealed_id=sealed_id,
     )
 
 
@@ -210,11 +212,17 @@ def cdr_of(
     time_zone: tzinfo,
     token: TokenIdentity,
     issued_at: datetime,
+    sealed_id: str | None = None,
 ) -> Cdr:
     """The CDR of an ended transaction, priced by its sealed tariff (free without one)."""
     if site.tariff is not None:
         return to_ocpi_cdr(
-            tx, site=site.site(time_zone), tariff=site.tariff, token=token, issued_at=issued_at
+            tx,
+            site=site.site(time_zone),
+            tariff=site.tariff,
+            token=token,
+            issued_at=issued_at,
+            sealed_id=sealed_id,
         )
     free = Tariff(
         country_code=site.operator.country_code,
@@ -230,7 +238,14 @@ def cdr_of(
         ],
         last_updated=issued_at,
     )
-    cdr = to_ocpi_cdr(tx, site=site.site(time_zone), tariff=free, token=token, issued_at=issued_at)
+    cdr = to_ocpi_cdr(
+        tx,
+        site=site.site(time_zone),
+        tariff=free,
+        token=token,
+        issued_at=issued_at,
+        sealed_id=sealed_id,
+    )
     periods = [p.model_copy(update={"tariff_id": None}) for p in cdr.charging_periods]
     return cdr.model_copy(update={"tariffs": None, "charging_periods": periods})
 
