@@ -256,6 +256,13 @@ class RemoteControl:
         self._tasks: set[asyncio.Task[None]] = set()
         self._considered: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._running = False
+        #: Called (on the event loop) after a Session a command opened changed in the store:
+        #: the pusher's ``wake``, so the partner hears of it without waiting for a sweep.
+        self.on_session_change: Callable[[], None] | None = None
+
+    def _session_changed(self) -> None:
+        if self.on_session_change is not None:
+            self.on_session_change()
 
     @property
     def timeout_s(self) -> int:
@@ -407,6 +414,7 @@ class RemoteControl:
             ),
             opens=opens,
         )
+        self._session_changed()
         charger_reservation = t.charger_int_id(reservation.id)
         command = await self._record(
             sender.origin,
@@ -737,6 +745,8 @@ class RemoteControl:
             **fields,
         )
         command = await asyncio.to_thread(self._store.record, draft, opens=opens)
+        if opens is not None:
+            self._session_changed()
         log.info(
             "command %s id=%d partner=%s charger=%s",
             kind.value,
@@ -765,6 +775,7 @@ class RemoteControl:
         answer = str(getattr(result, "result", ""))
         if command.kind is RemoteKind.START_SESSION and answer not in _ACCEPTED_OR_TIMEOUT:
             await asyncio.to_thread(self._store.end_pending, PendingKind.START, command.id, now=now)
+            self._session_changed()
         delivered = await self._deliver(command, _body(result))
         if (
             delivered
@@ -795,6 +806,7 @@ class RemoteControl:
                 await asyncio.to_thread(
                     self._store.set_reservation_state, command.reservation_id, state, now=now
                 )
+                self._session_changed()
             case RemoteKind.CANCEL_RESERVATION:
                 assert command.reservation_id is not None  # noqa: S101 - set when recorded
                 if outcome.status in (
@@ -809,6 +821,7 @@ class RemoteControl:
                         ReservationState.CANCELLED,
                         now=now,
                     )
+                    self._session_changed()
             case RemoteKind.SET_PROFILE:
                 return ChargingProfileResult(result=profiles.to_profile_result(outcome)), None
             case RemoteKind.CLEAR_PROFILE:
@@ -989,6 +1002,7 @@ class RemoteControl:
             await asyncio.to_thread(
                 self._store.set_reservation_state, reservation.id, ReservationState.USED, now=now
             )
+            self._session_changed()
 
     async def _link_started(self, command: RemoteCommand, tx_id: str) -> None:
         """A charger accepting a START_SESSION named the transaction it started (2.0.1)."""
@@ -1021,6 +1035,7 @@ class RemoteControl:
             await asyncio.to_thread(
                 self._store.set_reservation_state, r.id, ReservationState.CANCELLED, now=now
             )
+            self._session_changed()
             if self._link.connected(r.charger_id):
                 await self._link.send(
                     r.charger_id,
@@ -1060,7 +1075,8 @@ class RemoteControl:
         """
         now = self._clock()
         # The same sweep ends START_SESSION Sessions no transaction took in time.
-        await asyncio.to_thread(self._store.expire_pending, now - PENDING_WINDOW, now=now)
+        if await asyncio.to_thread(self._store.expire_pending, now - PENDING_WINDOW, now=now):
+            self._session_changed()
         held = await asyncio.to_thread(self._store.held_reservations)
         expired = [r for r in held if r.expires_at <= now]
         statuses = await asyncio.to_thread(self._site.evse_statuses) if expired else {}
@@ -1071,6 +1087,8 @@ class RemoteControl:
             shown = None if r.evse_uid is None else statuses.get(r.evse_uid)
             if shown is not None and shown.status is EvseStatus.RESERVED:
                 self._spawn(self._refresh_status(r), f"refresh-{r.id}")
+        if expired:
+            self._session_changed()
         return len(expired)
 
     async def _refresh_status(self, r: Reservation) -> None:
