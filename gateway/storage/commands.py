@@ -25,7 +25,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, exists, insert, select, update
+from sqlalchemy import Connection, Engine, and_, exists, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
@@ -473,18 +473,14 @@ class SqlCommands:
         """The sealed Session id of each (charger, transaction id) that has a seal."""
         if not keys:
             return {}
-        chargers = {c for c, _ in keys}
-        found: dict[tuple[str, str], str] = {}
+        wanted = or_(*(and_(_TX.c.charger_id == c, _TX.c.tx_id == t) for c, t in keys))
         with self._engine.connect() as conn:
             rows = conn.execute(
                 select(_TX.c.charger_id, _TX.c.tx_id, _SEAL.c.session_id)
                 .join(_SEAL, _SEAL.c.tx_row == _TX.c.id)
-                .where(_TX.c.charger_id.in_(list(chargers)))
+                .where(wanted)
             ).all()
-        for r in rows:
-            if (r.charger_id, r.tx_id) in keys:
-                found[(r.charger_id, r.tx_id)] = r.session_id
-        return found
+        return {(r.charger_id, r.tx_id): r.session_id for r in rows}
 
     def settle(
         self,

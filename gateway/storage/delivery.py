@@ -252,7 +252,7 @@ class SqlDelivery:
         taken = None if claim is None else take_pending(conn, claim, row_id, at)
         if taken is None:
             return free_session_id(conn, fresh.session_id)
-        self._inherit_ledger(conn, claim, row_id)
+        self._inherit_ledger(conn, row_id)
         return taken
 
     def _claim(self, conn: Connection, tx: Transaction) -> Claim | None:
@@ -269,12 +269,12 @@ class SqlDelivery:
             log.exception("cannot match transaction %s/%s", tx.charger_id, tx.tx_id)
             return None
 
-    def _inherit_ledger(self, conn: Connection, claim: Claim | None, row_id: int) -> None:
+    def _inherit_ledger(self, conn: Connection, row_id: int) -> None:
         """Partners hold the pending session already: the transaction's Session PATCHes it."""
         taken = conn.execute(
             select(PENDING.c.id).where(PENDING.c.tx_row == row_id)
         ).scalar_one_or_none()
-        if claim is None or taken is None:
+        if taken is None:
             return
         held = conn.execute(
             select(PUSH).where(
