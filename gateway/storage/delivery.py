@@ -613,14 +613,14 @@ class SqlDelivery:
             records: list[SessionRecord | PendingSession] = [self._record(conn, r) for r in rows]
             room = limit - len(records)
             if pending and room > 0:
-                pending = conn.execute(
+                opened = conn.execute(
                     select(PENDING)
                     .where(*pending_where)
                     .order_by(PENDING.c.id)
                     .offset(max(0, offset - int(total)))
                     .limit(room)
                 ).all()
-                records += [pending_of(r) for r in pending]
+                records += [pending_of(r) for r in opened]
             return int(total) + int(pending_total), records
 
     def cdr(self, cdr_id: str) -> CdrRecord | None:

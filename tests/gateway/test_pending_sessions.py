@@ -63,7 +63,7 @@ def opener(kind: PendingKind, session_id: str | None = None) -> Any:
 
 
 def pendings(store: SqlStore) -> list[PendingSession]:
-    _, records = store.delivery.sessions(
+    _, records = store.delivery.all_sessions(
         owners=[("DE", "EMS")], date_from=None, date_to=None, offset=0, limit=50
     )
     return [r for r in records if isinstance(r, PendingSession)]
@@ -128,7 +128,7 @@ def test_a_transaction_takes_the_pending_session_and_its_ledger(
 
     commit(store, a_transaction(received_at=T0 + timedelta(minutes=1)))
 
-    total, records = store.delivery.sessions(
+    total, records = store.delivery.all_sessions(
         owners=[("DE", "EMS")], date_from=None, date_to=None, offset=0, limit=50
     )
     (record,) = records
@@ -260,7 +260,7 @@ def test_sessions_page_through_transactions_then_pending_sessions(
         )
 
     def page(offset: int, limit: int) -> tuple[int, list[str]]:
-        total, records = store.delivery.sessions(
+        total, records = store.delivery.all_sessions(
             owners=[("DE", "EMS")], date_from=None, date_to=None, offset=offset, limit=limit
         )
         return total, [
