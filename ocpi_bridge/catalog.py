@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gateway.config import LocationSettings, Settings
-from gateway.domain.delivery import CdrRecord, Owner, SessionRecord
+from gateway.domain.delivery import CdrRecord, Owner, PendingSession, SessionRecord
 from gateway.domain.ids import EvseUid
 from gateway.domain.state import PublishedEvse
 from gateway.ports import SiteView
@@ -26,6 +26,7 @@ from ocpi_bridge.models.common import ci_equal
 from ocpi_bridge.models.locations import Evse, Location
 from ocpi_bridge.models.tariffs import Tariff
 from ocpi_bridge.translate.delivery import (
+    pending_session_of,
     sealed_site,
     session_of,
     token_identity,
@@ -55,6 +56,8 @@ class DeliveryRecords(Protocol):
 
     def session(self, row_id: int) -> SessionRecord | None: ...
 
+    def session_object(self, object_id: str) -> SessionRecord | PendingSession | None: ...
+
     def sessions(
         self,
         *,
@@ -64,6 +67,16 @@ class DeliveryRecords(Protocol):
         offset: int,
         limit: int,
     ) -> tuple[int, list[SessionRecord]]: ...
+
+    def all_sessions(
+        self,
+        *,
+        owners: Collection[Owner],
+        date_from: datetime | None,
+        date_to: datetime | None,
+        offset: int,
+        limit: int,
+    ) -> tuple[int, Sequence[SessionRecord | PendingSession]]: ...
 
     def cdr(self, cdr_id: str) -> CdrRecord | None: ...
 
@@ -91,7 +104,13 @@ class NoRecords:
     def session(self, row_id: int) -> SessionRecord | None:
         return None
 
+    def session_object(self, object_id: str) -> SessionRecord | PendingSession | None:
+        return None
+
     def sessions(self, **_: Any) -> tuple[int, list[SessionRecord]]:
+        return 0, []
+
+    def all_sessions(self, **_: Any) -> tuple[int, list[SessionRecord | PendingSession]]:
         return 0, []
 
     def cdr(self, cdr_id: str) -> CdrRecord | None:
@@ -204,8 +223,16 @@ class SiteCatalog:
 
     # --- Sessions and CDRs -------------------------------------------------------------
 
-    def session(self, record: SessionRecord) -> dict[str, Any] | None:
-        """A stored transaction as its owner sees it; ``None`` when it has no owner or site."""
+    def session(self, record: SessionRecord | PendingSession) -> dict[str, Any] | None:
+        """A stored Session as its owner sees it; ``None`` when it has no owner or site.
+
+        A pending session (opened by a START_SESSION or RESERVE_NOW) is served as such
+        until a transaction takes it; then it is that transaction's Session.
+        """
+        if isinstance(record, PendingSession):
+            if record.tx_row is not None:
+                return None
+            return wire(pending_session_of(record))
         seal = record.seal
         if seal.site is None or seal.token is None:
             return None
@@ -216,6 +243,7 @@ class SiteCatalog:
             time_zone=zone(site.location.time_zone),
             token=token_identity(seal.token),
             updated_at=record.updated_at,
+            sealed_id=seal.session_id,
         )
         return wire(session)
 
@@ -223,8 +251,13 @@ class SiteCatalog:
         record = self.records.session(row_id)
         return None if record is None else self.session(record)
 
+    def session_by_key(self, object_id: str) -> dict[str, Any] | None:
+        """The Session a push object id names (a transaction row id, or a pending session)."""
+        record = self.records.session_object(object_id)
+        return None if record is None else self.session(record)
+
     def sessions_page(self, owners: Collection[Owner], page: PageRequest) -> Page[dict[str, Any]]:
-        total, records = self.records.sessions(
+        total, records = self.records.all_sessions(
             owners=owners,
             date_from=page.date_from,
             date_to=page.date_to,

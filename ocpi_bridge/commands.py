@@ -29,9 +29,31 @@ charger's help:
    is stored: session id, partner, the command's full token, reference.
 3. The Sessions and CDRs modules read the link (``SessionLinks.link_for``) or ask
    :class:`CommandTokenBook` (a ``TokenBook`` in front of the tokens module's): the
-   session then carries the command's token with auth method COMMAND. Until the
-   transaction exists, the partner's recent START_SESSIONs
-   (``CommandLog.received_since``) are what a PENDING session would be built from.
+   session then carries the command's token with auth method COMMAND.
+
+The Session a partner sees before the transaction exists (DESIGN.md §4, mod_sessions
+SessionStatus):
+
+- A START_SESSION that names an EVSE opens a PENDING Session when it is recorded (same
+  database transaction), with the command's token (auth COMMAND), its
+  ``authorization_reference``, the place it named, kwh 0, ``start_date_time`` = when it
+  was received. The transaction that answers it takes its id when the transaction is
+  sealed (inside the commit that stores the start, before any listener runs), so the
+  partner sees one Session go PENDING -> ACTIVE -> COMPLETED. The matching is the link's
+  (above), including a start after a TIMEOUT within the 15 minutes.
+- It becomes INVALID when the command ends without a transaction: the charger answered
+  anything but ACCEPTED or TIMEOUT (REJECTED, FAILED, EVSE_OCCUPIED, ...), or no
+  transaction took it within 15 minutes of its receipt (after ACCEPTED or TIMEOUT;
+  checked by the reservation sweep, so up to a sweep interval later). INVALID is final:
+  a transaction never takes an INVALID Session (it gets its own id), nothing is billed.
+- A RESERVE_NOW that names an EVSE opens a PENDING Session too; it shows RESERVATION
+  once the charger holds the reservation, is taken (same id) by the reserved token's
+  start, and becomes INVALID when the reservation is rejected, cancelled (by the
+  partner or the CPO), expires, or is used by a transaction that did not take it. A
+  reservation is not billed: the tariff's RESERVATION dimension is not applied, and a
+  Session that stays a reservation has no CDR.
+- A START_SESSION with the token of a reservation the same partner holds on that EVSE
+  opens no second Session: the reservation's continues.
 """
 
 from __future__ import annotations
@@ -41,10 +63,10 @@ import contextlib
 import logging
 import math
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel
 
@@ -66,8 +88,10 @@ from gateway.domain.commands import (
     TriggerMessage,
     UnlockConnector as UnlockConnectorCall,
 )
+from gateway.domain.delivery import PENDING_WINDOW, PendingKind, PendingSession
 from gateway.domain.ids import ChargerId, EvseUid
 from gateway.domain.remote import (
+    PartnerToken,
     RemoteCommand,
     RemoteKind,
     RemoteState,
@@ -89,6 +113,7 @@ from ocpi_bridge.models.commands import (
     CancelReservation,
     CommandResponseType,
     CommandResult,
+    CommandResultType,
     ReserveNow,
     StartSession,
     StopSession,
@@ -106,7 +131,8 @@ from ocpi_bridge.status import (
     PartnerUnreachableError,
 )
 from ocpi_bridge.translate import charging_profiles as profiles, commands as t
-from ocpi_bridge.translate.commands import Refusal
+from ocpi_bridge.translate.commands import Place, Refusal
+from ocpi_bridge.translate.delivery import pending_site, to_pending_session
 from ocpi_bridge.translate.sessions import TokenIdentity, session_id as session_id_of
 
 log = logging.getLogger(__name__)
@@ -159,6 +185,38 @@ class Sender:
         )
 
 
+Opener = Callable[[Any], PendingSession | None]
+
+
+class SessionOpeningStore(RemoteStore, Protocol):
+    """``RemoteStore`` that also keeps the Sessions commands open (``SqlCommands``)."""
+
+    def record(self, command: RemoteCommand, *, opens: Opener | None = None) -> RemoteCommand:
+        """Store a command, and the pending session ``opens`` builds from it, together."""
+        ...
+
+    def reserve(self, reservation: Reservation, *, opens: Opener | None = None) -> Reservation:
+        """Store (or replace) a reservation, and the pending session ``opens`` builds."""
+        ...
+
+    def end_pending(self, kind: PendingKind, source_id: int, *, now: datetime) -> bool:
+        """The command will lead to no transaction: its pending session is INVALID."""
+        ...
+
+    def expire_pending(self, started_before: datetime, *, now: datetime) -> int:
+        """START_SESSION sessions no transaction took in time become INVALID."""
+        ...
+
+    def sealed_session_ids(self, keys: Collection[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """The sealed Session id of each (charger, transaction id) that has one."""
+        ...
+
+
+#: Results after which a START_SESSION cannot lead to a transaction any more (TIMEOUT can:
+#: the charger may still start within the window).
+_ACCEPTED_OR_TIMEOUT = (CommandResultType.ACCEPTED.value, CommandResultType.TIMEOUT.value)
+
+
 def _body(model: BaseModel) -> dict[str, Any]:
     return model.model_dump(mode="json", exclude_none=True)
 
@@ -173,7 +231,7 @@ class RemoteControl:
     def __init__(
         self,
         *,
-        store: RemoteStore,
+        store: SessionOpeningStore,
         transactions: RunningTransactions,
         site: SiteView,
         link: ChargerLink,
@@ -198,6 +256,13 @@ class RemoteControl:
         self._tasks: set[asyncio.Task[None]] = set()
         self._considered: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._running = False
+        #: Called (on the event loop) after a Session a command opened changed in the store:
+        #: the pusher's ``wake``, so the partner hears of it without waiting for a sweep.
+        self.on_session_change: Callable[[], None] | None = None
+
+    def _session_changed(self) -> None:
+        if self.on_session_change is not None:
+            self.on_session_change()
 
     @property
     def timeout_s(self) -> int:
@@ -263,11 +328,15 @@ class RemoteControl:
         if (offline := self._offline(place.charger_id)) is not None:
             return offline
         token = t.partner_token(body.token)
+        reserved = await self._reserved_for(sender, place, token)
         command = await self._record(
             sender.origin,
             RemoteKind.START_SESSION,
             body.response_url,
             place.charger_id,
+            opens=None
+            if reserved
+            else self._opener(PendingKind.START, place, token, body.authorization_reference),
             evse_uid=place.evse_uid,
             connector=place.connector,
             token=token,
@@ -288,7 +357,7 @@ class RemoteControl:
         found = await self._session(sender, body.session_id, RemoteKind.STOP_SESSION)
         if isinstance(found, Refusal):
             return found
-        tx = found
+        tx, sid = found
         command = await self._record(
             sender.origin,
             RemoteKind.STOP_SESSION,
@@ -296,7 +365,7 @@ class RemoteControl:
             tx.charger_id,
             evse_uid=tx.evse_uid,
             connector=tx.connector,
-            session_id=session_id_of(tx),
+            session_id=sid,
             tx_id=tx.tx_id,
         )
         self._spawn(self._run(command, StopCharging(tx_id=tx.tx_id)), f"command-{command.id}")
@@ -325,6 +394,7 @@ class RemoteControl:
         if (offline := self._offline(place.charger_id)) is not None:
             return offline
         token = t.partner_token(body.token)
+        opens = self._opener(PendingKind.RESERVATION, place, token, body.authorization_reference)
         reservation = await asyncio.to_thread(
             self._store.reserve,
             Reservation(
@@ -342,7 +412,9 @@ class RemoteControl:
                 received_at=now,
                 response_url=body.response_url,
             ),
+            opens=opens,
         )
+        self._session_changed()
         charger_reservation = t.charger_int_id(reservation.id)
         command = await self._record(
             sender.origin,
@@ -446,7 +518,7 @@ class RemoteControl:
         found = await self._session(sender, session_id, RemoteKind.SET_PROFILE)
         if isinstance(found, Refusal):
             return found
-        tx = found
+        tx, sid = found
         command = await self._record(
             sender.origin,
             RemoteKind.SET_PROFILE,
@@ -454,11 +526,11 @@ class RemoteControl:
             tx.charger_id,
             evse_uid=tx.evse_uid,
             connector=self._connector(tx),
-            session_id=session_id_of(tx),
+            session_id=sid,
             tx_id=tx.tx_id,
         )
         # One profile id per session, so a new PUT replaces the profile on the charger.
-        earlier = await asyncio.to_thread(self._store.for_session, session_id_of(tx))
+        earlier = await asyncio.to_thread(self._store.for_session, sid)
         first = min(c.id for c in earlier if c.kind is RemoteKind.SET_PROFILE)
         profile = profiles.to_charging_profile(
             body.charging_profile, profile_id=t.charger_int_id(first), tx_id=tx.tx_id
@@ -509,8 +581,8 @@ class RemoteControl:
         found = await self._session(sender, session_id, kind)
         if isinstance(found, Refusal):
             return found
-        tx = found
-        earlier = await asyncio.to_thread(self._store.for_session, session_id_of(tx))
+        tx, sid = found
+        earlier = await asyncio.to_thread(self._store.for_session, sid)
         command = await self._record(
             sender.origin,
             kind,
@@ -518,7 +590,7 @@ class RemoteControl:
             tx.charger_id,
             evse_uid=tx.evse_uid,
             connector=self._connector(tx),
-            session_id=session_id_of(tx),
+            session_id=sid,
             tx_id=tx.tx_id,
         )
         call = order(command.connector, earlier)
@@ -545,12 +617,22 @@ class RemoteControl:
             return None
         return _refused("the charger is offline", CommandResponseType.REJECTED)
 
+    async def _session_ids(self, txs: Sequence[Transaction]) -> list[str]:
+        """Each transaction's Session id: the sealed one (it may be a command's)."""
+        keys = {(x.charger_id, x.tx_id) for x in txs}
+        sealed = await asyncio.to_thread(self._store.sealed_session_ids, keys)
+        return [sealed.get((x.charger_id, x.tx_id)) or session_id_of(x) for x in txs]
+
     async def _session(
         self, sender: Sender, session_id: str, kind: RemoteKind
-    ) -> Transaction | Refusal:
-        """The running transaction behind ``session_id``, if the sender may act on it."""
+    ) -> tuple[Transaction, str] | Refusal:
+        """The running transaction behind ``session_id`` and its id, if the sender may act."""
         running = await asyncio.to_thread(self._transactions.running_transactions)
-        tx = next((x for x in running if ci_equal(session_id_of(x), session_id)), None)
+        ids = await self._session_ids(running)
+        tx, sid = next(
+            ((x, i) for x, i in zip(running, ids, strict=True) if ci_equal(i, session_id)),
+            (None, session_id),
+        )
         evse = None if tx is None else self._evse(tx.evse_uid)
         if tx is None or evse is None:
             return _refused(
@@ -565,7 +647,52 @@ class RemoteControl:
             )
         if (offline := self._offline(tx.charger_id)) is not None:
             return offline
-        return tx
+        return tx, sid
+
+    async def _reserved_for(self, sender: Sender, place: Place, token: PartnerToken) -> bool:
+        """Whether the sender holds a reservation for this token on this EVSE."""
+        if place.evse_uid is None:
+            return False
+        held = await asyncio.to_thread(self._store.held_reservations)
+        return any(
+            r.country_code == sender.country_code.upper()
+            and r.party_id == sender.party_id.upper()
+            and r.evse_uid == place.evse_uid
+            and t.token_matches(token.uid, r.token.uid)
+            for r in held
+        )
+
+    def _opener(
+        self,
+        kind: PendingKind,
+        place: Place,
+        token: PartnerToken,
+        reference: str | None,
+    ) -> Opener | None:
+        """How the Session a START_SESSION/RESERVE_NOW opens is built once it has an id."""
+        if place.evse is None:
+            return None  # a Session needs an EVSE: it appears with the transaction
+        evse = place.evse
+
+        def opens(source: RemoteCommand | Reservation) -> PendingSession:
+            site = pending_site(
+                self._settings,
+                place.location,
+                evse,
+                place.connector,
+                configured_at={},
+                at=source.received_at,
+            )
+            return to_pending_session(
+                kind=kind,
+                source_id=source.id,
+                charger_id=place.charger_id,
+                site=site,
+                token=t.to_token_identity(token, reference),
+                received_at=source.received_at,
+            )
+
+        return opens
 
     async def _owns(self, sender: Sender, tx: Transaction) -> bool:
         """A session is the partner's whose token it runs on (its authoriser, or its command)."""
@@ -598,6 +725,7 @@ class RemoteControl:
         *,
         state: RemoteState = RemoteState.PENDING,
         result: BaseModel | None = None,
+        opens: Opener | None = None,
         **fields: Any,
     ) -> RemoteCommand:
         now = self._clock()
@@ -616,7 +744,9 @@ class RemoteControl:
             finished_at=None if result is None else now,
             **fields,
         )
-        command = await asyncio.to_thread(self._store.record, draft)
+        command = await asyncio.to_thread(self._store.record, draft, opens=opens)
+        if opens is not None:
+            self._session_changed()
         log.info(
             "command %s id=%d partner=%s charger=%s",
             kind.value,
@@ -642,6 +772,10 @@ class RemoteControl:
         )
         if not settled:
             return  # decided elsewhere (a recovery): that result is the one delivered
+        answer = str(getattr(result, "result", ""))
+        if command.kind is RemoteKind.START_SESSION and answer not in _ACCEPTED_OR_TIMEOUT:
+            await asyncio.to_thread(self._store.end_pending, PendingKind.START, command.id, now=now)
+            self._session_changed()
         delivered = await self._deliver(command, _body(result))
         if (
             delivered
@@ -672,6 +806,7 @@ class RemoteControl:
                 await asyncio.to_thread(
                     self._store.set_reservation_state, command.reservation_id, state, now=now
                 )
+                self._session_changed()
             case RemoteKind.CANCEL_RESERVATION:
                 assert command.reservation_id is not None  # noqa: S101 - set when recorded
                 if outcome.status in (
@@ -686,6 +821,7 @@ class RemoteControl:
                         ReservationState.CANCELLED,
                         now=now,
                     )
+                    self._session_changed()
             case RemoteKind.SET_PROFILE:
                 return ChargingProfileResult(result=profiles.to_profile_result(outcome)), None
             case RemoteKind.CLEAR_PROFILE:
@@ -851,8 +987,9 @@ class RemoteControl:
         command = t.match_start(tx, commands)
         reservation = t.match_reservation(tx, reservations)
         now = self._clock()
+        (sid,) = await self._session_ids([tx])
         link = t.to_session_link(
-            tx, session_id=session_id_of(tx), at=now, command=command, reservation=reservation
+            tx, session_id=sid, at=now, command=command, reservation=reservation
         )
         if link is not None and await asyncio.to_thread(self._store.link, link):
             log.info(
@@ -865,6 +1002,7 @@ class RemoteControl:
             await asyncio.to_thread(
                 self._store.set_reservation_state, reservation.id, ReservationState.USED, now=now
             )
+            self._session_changed()
 
     async def _link_started(self, command: RemoteCommand, tx_id: str) -> None:
         """A charger accepting a START_SESSION named the transaction it started (2.0.1)."""
@@ -873,9 +1011,10 @@ class RemoteControl:
         )
         if tx is None:
             return  # its start event links it when it comes (it carries the tx id)
+        (sid,) = await self._session_ids([tx])
         link = t.to_session_link(
             tx,
-            session_id=session_id_of(tx),
+            session_id=sid,
             at=self._clock(),
             command=replace(command, tx_id=tx_id),
         )
@@ -896,6 +1035,7 @@ class RemoteControl:
             await asyncio.to_thread(
                 self._store.set_reservation_state, r.id, ReservationState.CANCELLED, now=now
             )
+            self._session_changed()
             if self._link.connected(r.charger_id):
                 await self._link.send(
                     r.charger_id,
@@ -927,10 +1067,16 @@ class RemoteControl:
     async def expire_reservations(self) -> int:
         """Scheduler job: reservations past their expiry stop holding their EVSE.
 
+        It also makes INVALID the Sessions of START_SESSIONs that no transaction took
+        within 15 minutes (``PENDING_WINDOW``).
+
         The charger frees the EVSE itself and reports it; if the EVSE still shows
         RESERVED, the charger is asked to report its status again.
         """
         now = self._clock()
+        # The same sweep ends START_SESSION Sessions no transaction took in time.
+        if await asyncio.to_thread(self._store.expire_pending, now - PENDING_WINDOW, now=now):
+            self._session_changed()
         held = await asyncio.to_thread(self._store.held_reservations)
         expired = [r for r in held if r.expires_at <= now]
         statuses = await asyncio.to_thread(self._site.evse_statuses) if expired else {}
@@ -941,6 +1087,8 @@ class RemoteControl:
             shown = None if r.evse_uid is None else statuses.get(r.evse_uid)
             if shown is not None and shown.status is EvseStatus.RESERVED:
                 self._spawn(self._refresh_status(r), f"refresh-{r.id}")
+        if expired:
+            self._session_changed()
         return len(expired)
 
     async def _refresh_status(self, r: Reservation) -> None:

@@ -3,17 +3,20 @@
 ``OcpiSealer`` is the store's ``Sealer``: at a transaction's start it records where it
 happened, at what price and whose token it is (``TokenBook``); at its end it builds the
 CDR from that seal (DESIGN.md §4: "sealed with the location, EVSE, token and tariff as
-they were at the start").
+they were at the start"). A transaction that answers a partner's START_SESSION or
+reservation takes the Session that command opened (``claim``), so it keeps its id.
+A transaction whose start was refused is never billed (no CDR).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
 from gateway.config import Settings
-from gateway.domain.delivery import CdrRecord, Seal
+from gateway.domain.delivery import CdrRecord, Claim, Seal
+from gateway.domain.remote import RemoteCommand, Reservation
 from gateway.domain.transactions import Transaction
 from ocpi_bridge.catalog import zone
 from ocpi_bridge.models.cdrs import Cdr
@@ -21,6 +24,7 @@ from ocpi_bridge.ports import TokenBook
 from ocpi_bridge.translate.delivery import (
     canonical,
     cdr_of,
+    choose_claim,
     credit_cdr,
     seal_site,
     sealed_site,
@@ -28,7 +32,7 @@ from ocpi_bridge.translate.delivery import (
     token_identity,
     wire,
 )
-from ocpi_bridge.translate.sessions import session_id
+from ocpi_bridge.translate.sessions import billable, session_id
 
 
 class OcpiSealer:
@@ -58,8 +62,13 @@ class OcpiSealer:
             problem=problem,
         )
 
+    def claim(
+        self, tx: Transaction, starts: Sequence[RemoteCommand], reservations: Sequence[Reservation]
+    ) -> Claim | None:
+        return choose_claim(tx, starts, reservations)
+
     def cdr(self, tx: Transaction, seal: Seal, *, at: datetime) -> CdrRecord | None:
-        if seal.site is None or seal.token is None or seal.owner is None:
+        if seal.site is None or seal.token is None or seal.owner is None or not billable(tx):
             return None
         site = sealed_site(seal.site)
         cdr = cdr_of(
@@ -68,6 +77,7 @@ class OcpiSealer:
             time_zone=zone(site.location.time_zone),
             token=token_identity(seal.token),
             issued_at=at,
+            sealed_id=seal.session_id,
         )
         return CdrRecord(cdr_id=cdr.id, owner=seal.owner, created_at=at, doc=canonical(wire(cdr)))
 

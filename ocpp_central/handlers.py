@@ -133,7 +133,12 @@ async def _start_v16(s: ChargerSession, payload: dict[str, Any]) -> dict[str, An
     # OCPP 1.6 §4.8: the CSMS verifies the idTag again (the charger may have started offline).
     decision = await s.authorize(event.token, event.connector)
     tx = await s.sink.start_transaction(
-        replace(event, auth_source=decision.source, auth_reference=decision.reference)
+        replace(
+            event,
+            auth_source=decision.source,
+            auth_reference=decision.reference,
+            auth_rejected=decision.status is not AuthStatus.ACCEPTED,
+        )
     )
     return v16.to_start_transaction_reply(int(tx.tx_id), decision)
 
@@ -185,7 +190,12 @@ async def _transaction_event_v201(s: ChargerSession, payload: dict[str, Any]) ->
     event = v201.from_transaction_event(s.charger_id, payload, at=s.clock())
     decision = None if event.token is None else await s.authorize(event.token, event.connector)
     if decision is not None and isinstance(event, TransactionStarted):
-        event = replace(event, auth_source=decision.source, auth_reference=decision.reference)
+        event = replace(
+            event,
+            auth_source=decision.source,
+            auth_reference=decision.reference,
+            auth_rejected=decision.status is not AuthStatus.ACCEPTED,
+        )
     await s.sink.submit(event)
     return {} if decision is None else {"idTokenInfo": v201.to_id_token_info(decision)}
 

@@ -63,6 +63,8 @@ def _begin(event: TransactionStarted, bindings: tuple[EvseBinding, ...]) -> Tran
     flags = {TxFlag.UNKNOWN_EVSE} if binding is None else set()
     if event.clock_suspect:
         flags.add(TxFlag.CLOCK_SUSPECT)
+    if event.auth_rejected:
+        flags.add(TxFlag.AUTH_REJECTED)
     return Transaction(
         charger_id=event.charger_id,
         tx_id=event.tx_id,
@@ -114,6 +116,7 @@ def _merge_start(tx: Transaction, event: TransactionStarted) -> Transaction:
         reservation_id=tx.reservation_id or event.reservation_id,
         auth_source=tx.auth_source or event.auth_source,
         auth_reference=tx.auth_reference or event.auth_reference,
+        flags=tx.flags | {TxFlag.AUTH_REJECTED} if event.auth_rejected else tx.flags,
         seen_seq=_seq(tx.seen_seq, event.seq_no),
         samples=tx.samples + tuple(event.samples),
     )

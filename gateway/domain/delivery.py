@@ -7,15 +7,26 @@ stored as JSON text; only ``ocpi_bridge`` knows their shape.
 A transaction is *sealed* when it is first stored: the Location, EVSE, connector and
 tariff that applied at its start, and who issued its token. A CDR built later from the
 seal is therefore what the spec calls sealed, whatever the configuration says by then.
+
+A Session may exist before its transaction (DESIGN.md §4): a partner's START_SESSION or
+RESERVE_NOW opens a *pending session* (PENDING, then RESERVATION while the charger holds
+the reservation), sealed like a transaction when it is opened. The transaction that
+answers it *takes* it when that transaction is sealed: the seal gets the pending
+session's id, so the partner follows one Session from PENDING to COMPLETED. One that is
+never taken ends INVALID.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from gateway.domain.transactions import Transaction
+
+#: How long after a START_SESSION a transaction may still take its pending session
+#: (mod_commands: the token is not re-authorised at that EVSE for 15 minutes).
+PENDING_WINDOW = timedelta(minutes=15)
 
 Owner = tuple[str, str]
 """A partner party: (country_code, party_id), upper-case."""
@@ -27,9 +38,63 @@ class PushKind(StrEnum):
     EVSE = "evse"  # status change: PATCH the EVSE
     LOCATION = "location"  # configuration change: PUT the Location
     TARIFF = "tariff"  # PUT (or DELETE once removed from the configuration)
-    SESSION = "session"  # PUT when new, PATCH after; object id: the transaction row id
+    #: PUT when new, PATCH after; object id: the transaction row id, or ``pending:<row id>``
+    #: for a pending session that no transaction has taken.
+    SESSION = "session"
     CDR = "cdr"  # POST until acknowledged; object id: the CDR id
     CDR_BUILD = "cdr-build"  # a CDR that could not be built with its stop; built later
+
+
+class PendingKind(StrEnum):
+    """What opened a pending session."""
+
+    START = "start"  # a START_SESSION; ``source_id`` is the command id
+    RESERVATION = "reservation"  # a RESERVE_NOW; ``source_id`` is the reservation id
+
+
+class PendingStatus(StrEnum):
+    """A pending session's state; the values are the OCPI SessionStatus it shows."""
+
+    PENDING = "PENDING"
+    RESERVATION = "RESERVATION"
+    INVALID = "INVALID"
+
+    @property
+    def open(self) -> bool:
+        """Whether a transaction may still take it."""
+        return self is not PendingStatus.INVALID
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Claim:
+    """The pending session a new transaction answers (chosen by the sealer)."""
+
+    kind: PendingKind
+    source_id: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PendingSession:
+    """A Session opened by a partner's command before any transaction exists.
+
+    ``site`` and ``token`` are documents like a seal's (the EVSE the partner named, the
+    tariff that would apply, the command's token). ``tx_row`` is the transaction that
+    took it; from then on that transaction's Session (same ``session_id``) is the one
+    served and pushed. ``id`` is 0 until stored.
+    """
+
+    id: int = 0
+    session_id: str
+    kind: PendingKind
+    source_id: int
+    charger_id: str
+    owner: Owner
+    site: str
+    token: str
+    status: PendingStatus = PendingStatus.PENDING
+    started_at: datetime
+    updated_at: datetime
+    tx_row: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,6 +112,7 @@ class Seal:
     token: str | None
     owner: Owner | None
     problem: str | None = None
+    claim: Claim | None = None  # the pending session whose id this transaction takes
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

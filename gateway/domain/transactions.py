@@ -54,6 +54,9 @@ class TxFlag(StrEnum):
     CLOCK_SUSPECT = "clock_suspect"  # charger timestamp unusable; receive time used
     SEQUENCE_GAP = "sequence_gap"  # 2.0.1 seqNo numbers missing
     LATE_EVENT = "late_event"  # an event arrived for an already ended transaction
+    #: The start's token was answered other than Accepted: its Session is INVALID, and it
+    #: is never billed (no CDR), whatever the charger does next.
+    AUTH_REJECTED = "auth_rejected"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -108,6 +111,7 @@ class TransactionStarted:
     clock_suspect: bool = False
     auth_source: str | None = None
     auth_reference: str | None = None
+    auth_rejected: bool = False  # the charger was answered other than Accepted for the token
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

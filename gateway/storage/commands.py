@@ -3,23 +3,42 @@
 ``SqlCommands`` shares the gateway's engine; each method is one transaction. Settling a
 command is a conditional update (only a PENDING command takes a result), so whoever
 settles first wins and exactly one result is ever delivered. ``MemoryCommands`` behaves
-the same in dictionaries, for tests.
+the same in dictionaries, for tests (it keeps no pending sessions).
+
+Pending sessions (``gateway.domain.delivery.PendingSession``) live here too: opened in
+the transaction that records their START_SESSION or reservation, moved with the
+reservation's state (held: RESERVATION; rejected, cancelled, expired or used without
+being taken: INVALID), ended INVALID by ``end_pending`` and ``expire_pending``, and taken
+by a transaction's seal (``take_pending``, called by ``gateway.storage.delivery`` inside
+the commit of the transaction). Every change queues the Session in the outbox in the
+same database transaction, so it is durable before it is pushed. A status change is a
+conditional update on a session no transaction has taken: whichever of "taken" and
+"INVALID" commits first wins, and the other changes nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, and_, exists, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.schema import Table
 from sqlmodel import SQLModel
 
+from gateway.domain.delivery import (
+    Claim,
+    PendingKind,
+    PendingSession,
+    PendingStatus,
+    PushKind,
+)
 from gateway.domain.ids import ChargerId, EvseUid
 from gateway.domain.remote import (
     PartnerToken,
@@ -32,6 +51,8 @@ from gateway.domain.remote import (
 )
 from gateway.domain.topology import ConnectorRef
 from gateway.storage.commands_tables import RemoteCommandRow, ReservationRow, SessionLinkRow
+from gateway.storage.delivery_tables import PendingSessionRow, TxSealRow
+from gateway.storage.tables import OutboxRow, TransactionRow
 
 #: How much of a token uid a 1.6 charger reports (CiString20), and what is indexed.
 TOKEN_KEY_LENGTH = 20
@@ -46,10 +67,28 @@ def _table(model: type[SQLModel]) -> Table:
 COMMAND = _table(RemoteCommandRow)
 RESERVATION = _table(ReservationRow)
 LINK = _table(SessionLinkRow)
-TABLES = (COMMAND, RESERVATION, LINK)
+
+PENDING = _table(PendingSessionRow)
+_SEAL = _table(TxSealRow)
+_OUTBOX = _table(OutboxRow)
+_TX = _table(TransactionRow)
+TABLES = (COMMAND, RESERVATION, LINK, PENDING)
 
 _HOLDING = (ReservationState.REQUESTED.value, ReservationState.ACTIVE.value)
 _OPEN = (RemoteState.PENDING.value, RemoteState.ANSWERED.value)
+_UNTAKEN = (PendingStatus.PENDING.value, PendingStatus.RESERVATION.value)
+_MAX_SESSION_ID = 36
+#: What a reservation's new state makes of its pending session, if no transaction took it.
+_RESERVATION_SESSION = {
+    ReservationState.ACTIVE: PendingStatus.RESERVATION,
+    ReservationState.REJECTED: PendingStatus.INVALID,
+    ReservationState.CANCELLED: PendingStatus.INVALID,
+    ReservationState.EXPIRED: PendingStatus.INVALID,
+    ReservationState.USED: PendingStatus.INVALID,
+}
+
+Opener = Callable[[Any], PendingSession | None]
+"""Builds the pending session of a just stored command or reservation (``None``: none)."""
 
 
 def token_key(uid: str) -> str:
@@ -203,6 +242,180 @@ def _link(row: Row[Any]) -> SessionLink:
     )
 
 
+# --- pending sessions (shared with gateway.storage.delivery) ---------------------------------
+
+
+PENDING_PREFIX = "pending:"
+
+
+def pending_key(row_id: int) -> str:
+    """The outbox / push object id of a pending session."""
+    return f"{PENDING_PREFIX}{row_id}"
+
+
+def pending_row_of(object_id: str) -> int | None:
+    """The pending session row an object id names, or ``None`` (a transaction row id)."""
+    if not object_id.startswith(PENDING_PREFIX):
+        return None
+    return int(object_id.removeprefix(PENDING_PREFIX))
+
+
+def _insert_on(conn: Connection, table: Table) -> Any:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+def queue_session(conn: Connection, object_id: str, at: datetime) -> None:
+    """Queue a Session in the outbox (coalesced with a change not yet fanned out)."""
+    stmt = _insert_on(conn, _OUTBOX)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["kind", "object_id"], set_={"changed_at": stmt.excluded.changed_at}
+    )
+    conn.execute(stmt, {"kind": PushKind.SESSION.value, "object_id": object_id, "changed_at": at})
+
+
+def session_id_taken(conn: Connection, session_id: str) -> bool:
+    """Whether a transaction's seal or a pending session already uses ``session_id``."""
+    return bool(
+        conn.execute(select(exists().where(PENDING.c.session_id == session_id))).scalar()
+        or conn.execute(select(exists().where(_SEAL.c.session_id == session_id))).scalar()
+    )
+
+
+def free_session_id(conn: Connection, wanted: str) -> str:
+    """``wanted``, or a variant no seal or pending session uses yet."""
+    if len(wanted) <= _MAX_SESSION_ID and not session_id_taken(conn, wanted):
+        return wanted
+    n = 1
+    while True:
+        digest = hashlib.sha256(f"{wanted}\0{n}".encode()).hexdigest()
+        candidate = f"S{digest[: _MAX_SESSION_ID - 1]}"
+        if not session_id_taken(conn, candidate):
+            return candidate
+        n += 1
+
+
+def open_pending(conn: Connection, pending: PendingSession) -> PendingSession:
+    """Store a new pending session and queue it for its partner."""
+    session_id = free_session_id(conn, pending.session_id)
+    new_id = conn.execute(
+        insert(PENDING)
+        .values(
+            session_id=session_id,
+            kind=pending.kind.value,
+            source_id=pending.source_id,
+            charger_id=pending.charger_id,
+            owner_country=pending.owner[0].upper(),
+            owner_party=pending.owner[1].upper(),
+            site=pending.site,
+            token=pending.token,
+            status=pending.status.value,
+            started_at=pending.started_at,
+            updated_at=pending.updated_at,
+            tx_row=None,
+        )
+        .returning(PENDING.c.id)
+    ).scalar_one()
+    queue_session(conn, pending_key(int(new_id)), pending.updated_at)
+    return replace(pending, id=int(new_id), session_id=session_id)
+
+
+def _untaken(kind: PendingKind, source_id: int) -> list[Any]:
+    return [
+        PENDING.c.kind == kind.value,
+        PENDING.c.source_id == source_id,
+        PENDING.c.tx_row.is_(None),
+        PENDING.c.status.in_(_UNTAKEN),
+    ]
+
+
+def move_pending(
+    conn: Connection, kind: PendingKind, source_id: int, status: PendingStatus, now: datetime
+) -> int:
+    """Set the status of the untaken, open pending session of a command or reservation."""
+    ids = list(conn.execute(select(PENDING.c.id).where(*_untaken(kind, source_id))).scalars())
+    moved = 0
+    for row_id in ids:
+        moved += conn.execute(
+            update(PENDING)
+            .where(PENDING.c.id == row_id, PENDING.c.tx_row.is_(None), PENDING.c.status != status)
+            .values(status=status.value, updated_at=now)
+        ).rowcount
+        queue_session(conn, pending_key(row_id), now)
+    return moved
+
+
+def take_pending(conn: Connection, claim: Claim, tx_row: int, at: datetime) -> str | None:
+    """Give the claimed pending session to transaction ``tx_row``; its session id, if taken."""
+    row = conn.execute(
+        select(PENDING.c.id, PENDING.c.session_id)
+        .where(*_untaken(claim.kind, claim.source_id))
+        .order_by(PENDING.c.id.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    taken = conn.execute(
+        update(PENDING)
+        .where(PENDING.c.id == row.id, PENDING.c.tx_row.is_(None))
+        .values(tx_row=tx_row, updated_at=at)
+    ).rowcount
+    if not taken:
+        return None
+    queue_session(conn, pending_key(int(row.id)), at)
+    return str(row.session_id)
+
+
+def claim_candidates(
+    conn: Connection, charger_id: str, since: datetime
+) -> tuple[list[RemoteCommand], list[Reservation]]:
+    """START_SESSIONs since ``since`` and held reservations at a charger with an open session."""
+    starts = conn.execute(
+        select(COMMAND)
+        .where(
+            COMMAND.c.kind == RemoteKind.START_SESSION.value,
+            COMMAND.c.charger_id == charger_id,
+            COMMAND.c.received_at >= since,
+            exists().where(*_untaken(PendingKind.START, COMMAND.c.id)),  # type: ignore[arg-type]
+        )
+        .order_by(COMMAND.c.id)
+    ).all()
+    held = conn.execute(
+        select(RESERVATION)
+        .where(
+            RESERVATION.c.charger_id == charger_id,
+            RESERVATION.c.state.in_(_HOLDING),
+            exists().where(
+                *_untaken(PendingKind.RESERVATION, RESERVATION.c.id)  # type: ignore[arg-type]
+            ),
+        )
+        .order_by(RESERVATION.c.id)
+    ).all()
+    return [_command(r) for r in starts], [_reservation(r) for r in held]
+
+
+def pending_session(conn: Connection, row_id: int) -> PendingSession | None:
+    row = conn.execute(select(PENDING).where(PENDING.c.id == row_id)).first()
+    return None if row is None else pending_of(row)
+
+
+def pending_of(row: Any) -> PendingSession:
+    return PendingSession(
+        id=row.id,
+        session_id=row.session_id,
+        kind=PendingKind(row.kind),
+        source_id=row.source_id,
+        charger_id=row.charger_id,
+        owner=(row.owner_country, row.owner_party),
+        site=row.site,
+        token=row.token,
+        status=PendingStatus(row.status),
+        started_at=row.started_at,
+        updated_at=row.updated_at,
+        tx_row=row.tx_row,
+    )
+
+
 class SqlCommands:
     """``RemoteStore`` on SQLAlchemy Core."""
 
@@ -211,12 +424,63 @@ class SqlCommands:
 
     # --- commands ---------------------------------------------------------------------
 
-    def record(self, command: RemoteCommand) -> RemoteCommand:
+    def record(self, command: RemoteCommand, *, opens: Opener | None = None) -> RemoteCommand:
+        """Store a command; ``opens`` builds its pending session, stored with it."""
         with self._engine.begin() as conn:
             new_id = conn.execute(
                 insert(COMMAND).values(**_command_values(command)).returning(COMMAND.c.id)
             ).scalar_one()
-        return replace(command, id=int(new_id))
+            stored = replace(command, id=int(new_id))
+            pending = None if opens is None else opens(stored)
+            if pending is not None:
+                open_pending(conn, pending)
+        return stored
+
+    def end_pending(self, kind: PendingKind, source_id: int, *, now: datetime) -> bool:
+        """The command or reservation will not lead to a transaction: its session is INVALID."""
+        with self._engine.begin() as conn:
+            return bool(move_pending(conn, kind, source_id, PendingStatus.INVALID, now))
+
+    def expire_pending(self, started_before: datetime, *, now: datetime) -> int:
+        """START_SESSION sessions no transaction took within the window become INVALID."""
+        with self._engine.begin() as conn:
+            sources = list(
+                conn.execute(
+                    select(PENDING.c.source_id).where(
+                        PENDING.c.kind == PendingKind.START.value,
+                        PENDING.c.started_at < started_before,
+                        PENDING.c.tx_row.is_(None),
+                        PENDING.c.status.in_(_UNTAKEN),
+                    )
+                ).scalars()
+            )
+            return sum(
+                move_pending(conn, PendingKind.START, s, PendingStatus.INVALID, now)
+                for s in sources
+            )
+
+    def pending_of_source(self, kind: PendingKind, source_id: int) -> list[PendingSession]:
+        """The pending sessions a command or reservation opened, oldest first."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(PENDING)
+                .where(PENDING.c.kind == kind.value, PENDING.c.source_id == source_id)
+                .order_by(PENDING.c.id)
+            ).all()
+        return [pending_of(r) for r in rows]
+
+    def sealed_session_ids(self, keys: Collection[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """The sealed Session id of each (charger, transaction id) that has a seal."""
+        if not keys:
+            return {}
+        wanted = or_(*(and_(_TX.c.charger_id == c, _TX.c.tx_id == t) for c, t in keys))
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(_TX.c.charger_id, _TX.c.tx_id, _SEAL.c.session_id)
+                .join(_SEAL, _SEAL.c.tx_row == _TX.c.id)
+                .where(wanted)
+            ).all()
+        return {(r.charger_id, r.tx_id): r.session_id for r in rows}
 
     def settle(
         self,
@@ -285,7 +549,12 @@ class SqlCommands:
 
     # --- reservations -------------------------------------------------------------------
 
-    def reserve(self, reservation: Reservation) -> Reservation:
+    def reserve(self, reservation: Reservation, *, opens: Opener | None = None) -> Reservation:
+        """Store (or replace) a reservation; ``opens`` builds its pending session.
+
+        A replaced reservation keeps the session it still has open; one whose session
+        ended (or was taken) gets a new one.
+        """
         now = reservation.updated_at or reservation.received_at
         values = _reservation_values(reservation, now)
         key = (
@@ -300,9 +569,19 @@ class SqlCommands:
                 new_id = conn.execute(
                     insert(RESERVATION).values(**values).returning(RESERVATION.c.id)
                 ).scalar_one()
-                return replace(reservation, id=int(new_id), updated_at=now)
-            conn.execute(update(RESERVATION).where(RESERVATION.c.id == existing).values(**values))
-        return replace(reservation, id=int(existing), updated_at=now)
+                stored = replace(reservation, id=int(new_id), updated_at=now)
+            else:
+                conn.execute(
+                    update(RESERVATION).where(RESERVATION.c.id == existing).values(**values)
+                )
+                stored = replace(reservation, id=int(existing), updated_at=now)
+            still_open = conn.execute(
+                select(exists().where(*_untaken(PendingKind.RESERVATION, stored.id)))
+            ).scalar()
+            pending = None if opens is None or still_open else opens(stored)
+            if pending is not None:
+                open_pending(conn, pending)
+        return stored
 
     def find_reservation(
         self, country_code: str, party_id: str, reservation_id: str
@@ -330,6 +609,9 @@ class SqlCommands:
                 .where(RESERVATION.c.id == reservation)
                 .values(state=state.value, updated_at=now)
             )
+            session = _RESERVATION_SESSION.get(state)
+            if session is not None:
+                move_pending(conn, PendingKind.RESERVATION, reservation, session, now)
 
     def held_reservations(self) -> list[Reservation]:
         with self._engine.connect() as conn:
@@ -382,10 +664,22 @@ class MemoryCommands:
         self.reservations: dict[int, Reservation] = {}
         self.links: dict[tuple[str, str], SessionLink] = {}
 
-    def record(self, command: RemoteCommand) -> RemoteCommand:
+    def record(self, command: RemoteCommand, *, opens: Opener | None = None) -> RemoteCommand:
         stored = replace(command, id=len(self.commands) + 1)
         self.commands[stored.id] = stored
         return stored
+
+    def end_pending(self, kind: PendingKind, source_id: int, *, now: datetime) -> bool:
+        return False
+
+    def expire_pending(self, started_before: datetime, *, now: datetime) -> int:
+        return 0
+
+    def pending_of_source(self, kind: PendingKind, source_id: int) -> list[PendingSession]:
+        return []
+
+    def sealed_session_ids(self, keys: Collection[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        return {}
 
     def settle(
         self,
@@ -434,7 +728,7 @@ class MemoryCommands:
         ]
         return found[::-1][:50]
 
-    def reserve(self, reservation: Reservation) -> Reservation:
+    def reserve(self, reservation: Reservation, *, opens: Opener | None = None) -> Reservation:
         now = reservation.updated_at or reservation.received_at
         for existing in self.reservations.values():
             if (

@@ -11,6 +11,13 @@ that must hear of it (coalesced: one row per partner and object) and deletes the
 row, unless the object changed again meanwhile. A push row keeps what the partner was
 last sent (the ledger), so an older state is never sent after a newer one and a state is
 not sent twice.
+
+A transaction that answers a partner's START_SESSION or reservation takes that pending
+session when it is sealed (``Sealer.claim`` chooses, ``take_pending`` takes it in the
+same commit): the seal gets the pending session's id, and the partners' ledger of the
+pending session is copied to the transaction's Session, so the next push is a PATCH of
+what changed (status, kwh, ...). Pending sessions no transaction took are served and
+pushed as themselves (object id ``pending:<row id>``).
 """
 
 from __future__ import annotations
@@ -43,12 +50,15 @@ from sqlmodel import SQLModel
 from gateway.config import Settings
 from gateway.domain.billing import CdrPush, StoredCdr, Unbilled
 from gateway.domain.delivery import (
+    PENDING_WINDOW,
     Backlog,
     CdrRecord,
+    Claim,
     ConfigSnapshot,
     LedgerEntry,
     OutboxItem,
     Owner,
+    PendingSession,
     PushItem,
     PushKind,
     PushOutcome,
@@ -57,10 +67,20 @@ from gateway.domain.delivery import (
     SessionRecord,
 )
 from gateway.domain.meter import MeterSample
+from gateway.domain.remote import RemoteCommand, Reservation
 from gateway.domain.state import PublishedEvse
 from gateway.domain.status import EvseStatus
 from gateway.domain.transactions import Transaction, TransactionStatus
 from gateway.storage import codec
+from gateway.storage.commands import (
+    PENDING,
+    claim_candidates,
+    free_session_id,
+    pending_key,
+    pending_of,
+    pending_row_of,
+    take_pending,
+)
 from gateway.storage.delivery_tables import (
     CdrRow,
     ConfigSnapshotRow,
@@ -116,6 +136,12 @@ class Sealer(Protocol):
 
     def cdr(self, tx: Transaction, seal: Seal, *, at: datetime) -> CdrRecord | None:
         """The CDR of an ended transaction (``None`` when no partner is to be billed)."""
+        ...
+
+    def claim(
+        self, tx: Transaction, starts: Sequence[RemoteCommand], reservations: Sequence[Reservation]
+    ) -> Claim | None:
+        """Which open START_SESSION or reservation (if any) a new transaction answers."""
         ...
 
 
@@ -201,11 +227,12 @@ class SqlDelivery:
                 )
             )
             return replace(stored, token=token, owner=owner)
+        session_id = self._session_id_for(conn, row_id, tx, fresh, at)
         conn.execute(
             SEAL.insert(),
             {
                 "tx_row": row_id,
-                "session_id": fresh.session_id,
+                "session_id": session_id,
                 "site": fresh.site,
                 "token": None if tx.token is None else (token or _NOBODY),
                 "owner_country": None if owner is None else owner[0],
@@ -215,7 +242,69 @@ class SqlDelivery:
         )
         if fresh.problem:
             self._note(conn, tx.charger_id, at, "delivery:unsealed", fresh.problem)
-        return replace(fresh, token=token, owner=owner)
+        return replace(fresh, session_id=session_id, token=token, owner=owner)
+
+    def _session_id_for(
+        self, conn: Connection, row_id: int, tx: Transaction, fresh: Seal, at: datetime
+    ) -> str:
+        """The pending session's id when ``tx`` takes one; else its own (made unique)."""
+        claim = self._claim(conn, tx)
+        taken = None if claim is None else take_pending(conn, claim, row_id, at)
+        if taken is None:
+            return free_session_id(conn, fresh.session_id)
+        self._inherit_ledger(conn, row_id)
+        return taken
+
+    def _claim(self, conn: Connection, tx: Transaction) -> Claim | None:
+        if self.sealer is None:
+            return None
+        starts, reservations = claim_candidates(
+            conn, tx.charger_id, tx.received_at - PENDING_WINDOW
+        )
+        if not starts and not reservations:
+            return None
+        try:
+            return self.sealer.claim(tx, starts, reservations)
+        except Exception:  # the charge is recorded regardless; its Session gets its own id
+            log.exception("cannot match transaction %s/%s", tx.charger_id, tx.tx_id)
+            return None
+
+    def _inherit_ledger(self, conn: Connection, row_id: int) -> None:
+        """Partners hold the pending session already: the transaction's Session PATCHes it."""
+        taken = conn.execute(
+            select(PENDING.c.id).where(PENDING.c.tx_row == row_id)
+        ).scalar_one_or_none()
+        if taken is None:
+            return
+        held = conn.execute(
+            select(PUSH).where(
+                PUSH.c.kind == PushKind.SESSION.value,
+                PUSH.c.object_id == pending_key(int(taken)),
+                PUSH.c.sent_doc.is_not(None),
+            )
+        ).all()
+        if not held:
+            return
+        stmt = self._insert(PUSH).on_conflict_do_nothing()
+        conn.execute(
+            stmt,
+            [
+                {
+                    "partner_id": r.partner_id,
+                    "kind": PushKind.SESSION.value,
+                    "object_id": str(row_id),
+                    "due": False,
+                    "seq": 0,
+                    "attempts": 0,
+                    "acked": False,
+                    "sent_last_updated": r.sent_last_updated,
+                    "sent_digest": r.sent_digest,
+                    "sent_doc": r.sent_doc,
+                    "sent_at": r.sent_at,
+                }
+                for r in held
+            ],
+        )
 
     def _create_cdr(
         self, conn: Connection, row_id: int, tx: Transaction, seal: Seal, at: datetime
@@ -424,6 +513,15 @@ class SqlDelivery:
         with self.engine.connect() as conn:
             return self._session(conn, row_id)
 
+    def session_object(self, object_id: str) -> SessionRecord | PendingSession | None:
+        """The Session a push object id names: a transaction's, or a pending session."""
+        pending = pending_row_of(object_id)
+        with self.engine.connect() as conn:
+            if pending is None:
+                return self._session(conn, int(object_id))
+            row = conn.execute(select(PENDING).where(PENDING.c.id == pending)).first()
+        return None if row is None else pending_of(row)
+
     def _session(self, conn: Connection, row_id: int) -> SessionRecord | None:
         row = conn.execute(
             select(_TX.c.id, _TX.c.doc, _TX.c.updated_at, SEAL)
@@ -451,17 +549,59 @@ class SqlDelivery:
         offset: int,
         limit: int,
     ) -> tuple[int, list[SessionRecord]]:
-        """A page of the sessions ``owners`` may see, oldest first, and how many match."""
+        """A page of the transactions' Sessions ``owners`` may see, and how many match."""
+        total, records = self._sessions(owners, date_from, date_to, offset, limit, pending=False)
+        return total, [r for r in records if isinstance(r, SessionRecord)]
+
+    def all_sessions(
+        self,
+        *,
+        owners: Collection[Owner],
+        date_from: datetime | None,
+        date_to: datetime | None,
+        offset: int,
+        limit: int,
+    ) -> tuple[int, list[SessionRecord | PendingSession]]:
+        """A page of every Session ``owners`` may see, pending ones included."""
+        return self._sessions(owners, date_from, date_to, offset, limit, pending=True)
+
+    def _sessions(
+        self,
+        owners: Collection[Owner],
+        date_from: datetime | None,
+        date_to: datetime | None,
+        offset: int,
+        limit: int,
+        *,
+        pending: bool,
+    ) -> tuple[int, list[SessionRecord | PendingSession]]:
+        """A page of the sessions ``owners`` may see, and how many match.
+
+        Transactions' Sessions first (oldest first), then the pending sessions no
+        transaction took (oldest first): a taken one is served as its transaction's.
+        """
         where = [
             _owned(SEAL.c.owner_country, SEAL.c.owner_party, owners),
             SEAL.c.site.is_not(None),
             *_window(_TX.c.updated_at, date_from, date_to),
+        ]
+        pending_where = [
+            _owned(PENDING.c.owner_country, PENDING.c.owner_party, owners),
+            PENDING.c.tx_row.is_(None),
+            *_window(PENDING.c.updated_at, date_from, date_to),
         ]
         joined = _TX.join(SEAL, SEAL.c.tx_row == _TX.c.id)
         with self.engine.connect() as conn:
             total = conn.execute(
                 select(func.count()).select_from(joined).where(*where)
             ).scalar_one()
+            pending_total = (
+                conn.execute(
+                    select(func.count()).select_from(PENDING).where(*pending_where)
+                ).scalar_one()
+                if pending
+                else 0
+            )
             rows = conn.execute(
                 select(_TX.c.id, _TX.c.doc, _TX.c.updated_at, SEAL)
                 .select_from(joined)
@@ -470,7 +610,18 @@ class SqlDelivery:
                 .offset(offset)
                 .limit(limit)
             ).all()
-            return int(total), [self._record(conn, r) for r in rows]
+            records: list[SessionRecord | PendingSession] = [self._record(conn, r) for r in rows]
+            room = limit - len(records)
+            if pending and room > 0:
+                opened = conn.execute(
+                    select(PENDING)
+                    .where(*pending_where)
+                    .order_by(PENDING.c.id)
+                    .offset(max(0, offset - int(total)))
+                    .limit(room)
+                ).all()
+                records += [pending_of(r) for r in opened]
+            return int(total) + int(pending_total), records
 
     def cdr(self, cdr_id: str) -> CdrRecord | None:
         with self.engine.connect() as conn:
@@ -508,7 +659,17 @@ class SqlDelivery:
                 .order_by(_OUTBOX.c.id)
                 .limit(limit)
             ).all()
-            sessions = [int(r.object_id) for r in rows if r.kind == PushKind.SESSION.value]
+            sessions = [
+                int(r.object_id)
+                for r in rows
+                if r.kind == PushKind.SESSION.value and pending_row_of(r.object_id) is None
+            ]
+            pendings = [
+                row
+                for r in rows
+                if r.kind == PushKind.SESSION.value
+                and (row := pending_row_of(r.object_id)) is not None
+            ]
             cdrs = [r.object_id for r in rows if r.kind == PushKind.CDR.value]
             owners: dict[tuple[str, str], Owner] = {}
             if sessions:
@@ -522,6 +683,16 @@ class SqlDelivery:
                             s.owner_country,
                             s.owner_party,
                         )
+            if pendings:
+                for p in conn.execute(
+                    select(PENDING.c.id, PENDING.c.owner_country, PENDING.c.owner_party).where(
+                        PENDING.c.id.in_(pendings)
+                    )
+                ):
+                    owners[(PushKind.SESSION.value, pending_key(p.id))] = (
+                        p.owner_country,
+                        p.owner_party,
+                    )
             if cdrs:
                 for c in conn.execute(
                     select(CDR.c.cdr_id, CDR.c.owner_country, CDR.c.owner_party).where(

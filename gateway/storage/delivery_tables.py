@@ -1,9 +1,11 @@
-"""Adapter: the OCPI delivery tables (schema version 6); only ``gateway.storage`` uses them.
+"""Adapter: the OCPI delivery tables (schema version 8); only ``gateway.storage`` uses them.
 
 - ``ocpi_tx_seal``: what applied to each transaction at its start (written with the start).
 - ``ocpi_cdr``: every CDR, created once; its id is unique, so no replay mints a second one.
 - ``ocpi_push``: per partner and object, whether a push is due and what was last sent.
 - ``ocpi_push_partner``: partners that received the initial Locations/Tariffs push.
+- ``ocpi_pending_session``: Sessions opened by a START_SESSION or RESERVE_NOW before
+  their transaction exists (version 8).
 - ``ocpi_config_snapshot``: the last configuration of each published object, so an EVSE
   removed from ``config.toml`` is still served, as REMOVED.
 """
@@ -89,3 +91,26 @@ class ConfigSnapshotRow(SQLModel, table=True):
     doc: str = Field(sa_column=Column(Text, nullable=False))
     changed_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     removed_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
+
+
+class PendingSessionRow(SQLModel, table=True):
+    """A Session opened before its transaction: PENDING, RESERVATION, INVALID, or taken."""
+
+    __tablename__ = "ocpi_pending_session"
+    __table_args__ = (
+        Index("ix_ocpi_pending_session_source", "kind", "source_id"),
+        Index("ix_ocpi_pending_session_owner", "owner_country", "owner_party"),
+    )
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
+    session_id: str = Field(sa_column=Column(String(36), nullable=False, unique=True))
+    kind: str = Field(sa_column=Column(String(16), nullable=False))
+    source_id: int = Field(sa_column=Column(Integer, nullable=False))
+    charger_id: str = Field(sa_column=Column(String(48), nullable=False))
+    owner_country: str = Field(sa_column=Column(String(2), nullable=False))
+    owner_party: str = Field(sa_column=Column(String(3), nullable=False))
+    site: str = Field(sa_column=Column(Text, nullable=False))
+    token: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(sa_column=Column(String(16), nullable=False))
+    started_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    tx_row: int | None = Field(default=None, sa_column=Column(Integer, unique=True))

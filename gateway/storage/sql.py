@@ -35,7 +35,7 @@ from gateway.domain.status import EvseStatus
 from gateway.domain.transactions import Transaction, TransactionStatus
 from gateway.ports import Change
 from gateway.storage import codec
-from gateway.storage.commands import TABLES as COMMAND_TABLES
+from gateway.storage.commands import PENDING as PENDING_SESSIONS, TABLES as COMMAND_TABLES
 from gateway.storage.delivery import TABLES as DELIVERY_TABLES, ConfigObject, SqlDelivery
 from gateway.storage.partners import TABLES as PARTNER_TABLES
 from gateway.storage.tables import (
@@ -112,6 +112,11 @@ def _v6_to_v7(conn: Connection) -> None:
     SQLModel.metadata.create_all(conn, tables=list(DELIVERY_TABLES))
 
 
+def _v7_to_v8(conn: Connection) -> None:
+    """Version 8 keeps Sessions opened by a START_SESSION or RESERVE_NOW (PENDING)."""
+    SQLModel.metadata.create_all(conn, tables=[PENDING_SESSIONS])
+
+
 #: Forward migrations: ``MIGRATIONS[n]`` upgrades a version-``n`` database to ``n + 1``.
 #: Each runs inside the start-up transaction, so a failed upgrade leaves the file as it was.
 MIGRATIONS: Mapping[int, Callable[[Connection], None]] = {
@@ -121,6 +126,7 @@ MIGRATIONS: Mapping[int, Callable[[Connection], None]] = {
     4: _v4_to_v5,
     5: _v5_to_v6,
     6: _v6_to_v7,
+    7: _v7_to_v8,
 }
 
 

@@ -8,6 +8,16 @@
   mod_sessions §PATCH). A period still growing (the last one of an ACTIVE session) is
   held back until it is closed; when periods already sent changed, the Session is PUT
   whole again.
+- A *pending session* (DESIGN.md §4) is the Session a partner's START_SESSION or
+  RESERVE_NOW opens before any transaction exists: sealed like a transaction (the EVSE
+  and connector the partner named, or the EVSE's first connector; the tariff that would
+  apply), with the command's token (auth method COMMAND, its
+  ``authorization_reference``), ``kwh`` 0, ``start_date_time`` when the command was
+  received, and no cost. Its id is ``<charger>-S<command id>`` (START_SESSION) or
+  ``<charger>-R<reservation id>`` (RESERVE_NOW); the transaction that answers it takes
+  that id (``choose_claim``: the START_SESSION first, as for the session link, then the
+  reservation). A START_SESSION or RESERVE_NOW that names no EVSE opens none: a
+  Session needs an EVSE and a connector.
 - A CDR is never changed: a correction is a credit CDR (mod_cdrs §Credit CDRs).
 - EVSEs that left the configuration stay published as REMOVED (mod_locations: objects
   are never deleted).
@@ -27,13 +37,22 @@ from urllib.parse import quote
 from pydantic import BaseModel
 
 from gateway.config import (
+    ConnectorSettings,
     EvseSettings,
     LocationSettings,
     OperatorSettings,
     Settings,
     TariffSettings,
 )
-from gateway.domain.delivery import ConfigSnapshot
+from gateway.domain.delivery import (
+    Claim,
+    ConfigSnapshot,
+    PendingKind,
+    PendingSession,
+    PendingStatus,
+)
+from gateway.domain.remote import RemoteCommand, Reservation
+from gateway.domain.topology import ConnectorRef
 from gateway.domain.transactions import Transaction
 from ocpi_bridge.models.cdrs import AuthMethod, Cdr
 from ocpi_bridge.models.common import Price, parse_datetime
@@ -45,6 +64,7 @@ from ocpi_bridge.models.tariffs import (
     TariffElement,
 )
 from ocpi_bridge.models.tokens import TokenType
+from ocpi_bridge.translate.commands import match_reservation, match_start
 from ocpi_bridge.translate.sessions import (
     Site,
     TokenIdentity,
@@ -109,14 +129,24 @@ def _site_doc(
     evse: EvseSettings,
     configured_at: Mapping[str, datetime],
 ) -> str:
-    connector = connector_of(tx, evse)
+    return _doc_of(settings, loc, evse, connector_of(tx, evse), configured_at, tx.started_at)
+
+
+def _doc_of(
+    settings: Settings,
+    loc: LocationSettings,
+    evse: EvseSettings,
+    connector: ConnectorSettings,
+    configured_at: Mapping[str, datetime],
+    at: datetime,
+) -> str:
     tariff = choose_tariff(connector.tariff_ids, settings.tariffs)
     ocpi_tariff = None
     if tariff is not None:
         ocpi_tariff = to_ocpi_tariff(
             tariff,
             operator=settings.operator,
-            last_updated=configured_at.get(f"tariff:{tariff.id}", tx.started_at),
+            last_updated=configured_at.get(f"tariff:{tariff.id}", at),
         ).model_dump(mode="json", exclude_none=True)
     doc = {
         "operator": settings.operator.model_dump(mode="json"),
@@ -175,6 +205,99 @@ def token_identity(doc: str) -> TokenIdentity:
     )
 
 
+# --- pending sessions --------------------------------------------------------------------
+
+
+def pending_site(
+    settings: Settings,
+    location: LocationSettings,
+    evse: EvseSettings,
+    connector: ConnectorRef | None,
+    *,
+    configured_at: Mapping[str, datetime],
+    at: datetime,
+) -> str:
+    """The site document of a pending session: the EVSE and connector the partner named."""
+    chosen = next(
+        (
+            c
+            for c in evse.connectors
+            if connector is not None and c.ocpp_connector_id == connector.connector
+        ),
+        evse.connectors[0],
+    )
+    return _doc_of(settings, location, evse, chosen, configured_at, at)
+
+
+def pending_session_id(charger_id: str, kind: PendingKind, source_id: int) -> str:
+    """The id a pending session is opened with (the store makes it unique if it is not)."""
+    letter = "S" if kind is PendingKind.START else "R"
+    return f"{charger_id}-{letter}{source_id}"
+
+
+def to_pending_session(
+    *,
+    kind: PendingKind,
+    source_id: int,
+    charger_id: str,
+    site: str,
+    token: TokenIdentity,
+    received_at: datetime,
+) -> PendingSession:
+    """The pending session a START_SESSION (or RESERVE_NOW) just recorded opens."""
+    return PendingSession(
+        session_id=pending_session_id(charger_id, kind, source_id),
+        kind=kind,
+        source_id=source_id,
+        charger_id=charger_id,
+        owner=(token.country_code.upper(), token.party_id.upper()),
+        site=site,
+        token=token_doc(token),
+        status=PendingStatus.PENDING,
+        started_at=received_at,
+        updated_at=received_at,
+    )
+
+
+def pending_session_of(pending: PendingSession) -> Session:
+    """A pending session as served and pushed: nothing charged yet, no cost."""
+    site = sealed_site(pending.site)
+    token = token_identity(pending.token)
+    return Session(
+        country_code=site.operator.country_code,
+        party_id=site.operator.party_id,
+        id=pending.session_id,
+        start_date_time=pending.started_at,
+        kwh=Decimal(0),
+        cdr_token=token.to_cdr_token(),
+        auth_method=token.auth_method,
+        authorization_reference=token.authorization_reference,
+        location_id=site.location.id,
+        evse_uid=site.evse.uid,
+        connector_id=site.connector_id,
+        currency=site.tariff.currency if site.tariff is not None else FREE_CURRENCY,
+        status=SessionStatus(pending.status.value),
+        last_updated=pending.updated_at,
+    )
+
+
+def choose_claim(
+    tx: Transaction, starts: Sequence[RemoteCommand], reservations: Sequence[Reservation]
+) -> Claim | None:
+    """The open pending session a new transaction answers, if any.
+
+    Its START_SESSION first, else the reservation it consumes: the same matching and
+    order as the session link (``ocpi_bridge.commands``).
+    """
+    command = match_start(tx, starts)
+    if command is not None:
+        return Claim(kind=PendingKind.START, source_id=command.id)
+    reservation = match_reservation(tx, reservations)
+    if reservation is not None:
+        return Claim(kind=PendingKind.RESERVATION, source_id=reservation.id)
+    return None
+
+
 # --- Sessions and CDRs -------------------------------------------------------------------
 
 
@@ -185,8 +308,9 @@ def session_of(
     time_zone: tzinfo,
     token: TokenIdentity,
     updated_at: datetime,
+    sealed_id: str | None = None,
 ) -> Session:
-    """The Session as stored, so pull and push agree.
+    """The Session as stored, so pull and push agree (``sealed_id``: the seal's Session id).
 
     A running session is priced up to its latest meter reading, not to the clock: after
     that reading nothing is known yet, and a period guessed there (parking, because the
@@ -200,6 +324,7 @@ def session_of(
         token=token,
         now=max([tx.started_at, *readings]),
         last_updated=updated_at,
+        sealed_id=sealed_id,
     )
 
 
@@ -210,11 +335,17 @@ def cdr_of(
     time_zone: tzinfo,
     token: TokenIdentity,
     issued_at: datetime,
+    sealed_id: str | None = None,
 ) -> Cdr:
     """The CDR of an ended transaction, priced by its sealed tariff (free without one)."""
     if site.tariff is not None:
         return to_ocpi_cdr(
-            tx, site=site.site(time_zone), tariff=site.tariff, token=token, issued_at=issued_at
+            tx,
+            site=site.site(time_zone),
+            tariff=site.tariff,
+            token=token,
+            issued_at=issued_at,
+            sealed_id=sealed_id,
         )
     free = Tariff(
         country_code=site.operator.country_code,
@@ -230,7 +361,14 @@ def cdr_of(
         ],
         last_updated=issued_at,
     )
-    cdr = to_ocpi_cdr(tx, site=site.site(time_zone), tariff=free, token=token, issued_at=issued_at)
+    cdr = to_ocpi_cdr(
+        tx,
+        site=site.site(time_zone),
+        tariff=free,
+        token=token,
+        issued_at=issued_at,
+        sealed_id=sealed_id,
+    )
     periods = [p.model_copy(update={"tariff_id": None}) for p in cdr.charging_periods]
     return cdr.model_copy(update={"tariffs": None, "charging_periods": periods})
 

@@ -25,7 +25,7 @@ from gateway.config import (
 from gateway.core.energy import EnergyResult, session_energy
 from gateway.domain.meter import ReadingContext, SignedReading
 from gateway.domain.topology import ConnectorRef
-from gateway.domain.transactions import Transaction
+from gateway.domain.transactions import Transaction, TxFlag
 from ocpi_bridge.models.cdrs import (
     AuthMethod,
     Cdr,
@@ -192,6 +192,23 @@ def cost_of(
     return engine.cost_session(to_plan(tariff), usage)
 
 
+def session_status(tx: Transaction) -> SessionStatus:
+    """ACTIVE while charging, COMPLETED once ended; INVALID when its start was refused.
+
+    A transaction whose token the charger was told was not Accepted stays INVALID to the
+    end (mod_sessions: "declared invalid and will not be billed"), even if the charger
+    charged anyway.
+    """
+    if TxFlag.AUTH_REJECTED in tx.flags:
+        return SessionStatus.INVALID
+    return SessionStatus.COMPLETED if tx.ended else SessionStatus.ACTIVE
+
+
+def billable(tx: Transaction) -> bool:
+    """Whether a CDR is made at the end: not for a session declared INVALID."""
+    return session_status(tx) is not SessionStatus.INVALID
+
+
 def to_ocpi_session(
     tx: Transaction,
     *,
@@ -200,17 +217,28 @@ def to_ocpi_session(
     token: TokenIdentity,
     now: datetime,
     last_updated: datetime,
+    sealed_id: str | None = None,
 ) -> Session:
-    """The Session as it stands: ACTIVE while charging, COMPLETED once the transaction ended."""
+    """The Session as it stands (see ``session_status``); an INVALID one carries no cost.
+
+    ``sealed_id`` is the Session id sealed with the transaction (a partner's START_SESSION or
+    reservation may have given it before the transaction existed); the one derived from
+    the transaction otherwise.
+    """
+    status = session_status(tx)
     end = tx.stopped_at if tx.ended and tx.stopped_at is not None else max(now, tx.started_at)
     ceiling = evse_max_power(site.evse)
-    costed = cost_of(tx, tariff, end=end, time_zone=site.time_zone, max_power_w=ceiling)
+    costed = (
+        None
+        if status is SessionStatus.INVALID
+        else cost_of(tx, tariff, end=end, time_zone=site.time_zone, max_power_w=ceiling)
+    )
     energy_wh = tx.energy_wh if tx.ended else energy_of(tx, max_power_w=ceiling).energy_wh
     connector = connector_of(tx, site.evse)
     return Session(
         country_code=site.operator.country_code,
         party_id=site.operator.party_id,
-        id=session_id(tx),
+        id=sealed_id or session_id(tx),
         start_date_time=tx.started_at,
         end_date_time=tx.stopped_at if tx.ended else None,
         kwh=energy_wh / _KWH,
@@ -223,7 +251,7 @@ def to_ocpi_session(
         currency=tariff.currency if tariff is not None else "EUR",
         charging_periods=None if costed is None else (_periods(costed) or None),
         total_cost=None if costed is None else _price(costed.total_cost),
-        status=SessionStatus.COMPLETED if tx.ended else SessionStatus.ACTIVE,
+        status=status,
         last_updated=last_updated,
     )
 
@@ -235,8 +263,13 @@ def to_ocpi_cdr(
     tariff: Tariff,
     token: TokenIdentity,
     issued_at: datetime,
+    sealed_id: str | None = None,
 ) -> Cdr:
-    """The CDR of an ended transaction, sealed with what applied at its start."""
+    """The CDR of an ended transaction, sealed with what applied at its start.
+
+    Its id is derived from the transaction (R-OCPI-CDR-1); its ``session_id`` is the
+    sealed Session id (``sealed_id``) when one was given before the transaction existed.
+    """
     if not tx.ended or tx.stopped_at is None:
         raise ValueError("a CDR is only built for an ended transaction")
     costed = engine.cost_session(
@@ -263,7 +296,7 @@ def to_ocpi_cdr(
         id=session_id(tx),
         start_date_time=tx.started_at,
         end_date_time=tx.stopped_at,
-        session_id=session_id(tx),
+        session_id=sealed_id or session_id(tx),
         cdr_token=token.to_cdr_token(),
         auth_method=token.auth_method,
         authorization_reference=token.authorization_reference,

@@ -7,8 +7,9 @@ PATCH or child PUT of an unknown object is answered 404, a CDR is stored once pe
 (a repeated POST is acknowledged and counted). Tests compare what is held here with
 what the gateway serves.
 
-Control (no auth): ``GET /_inspect/held`` (what is held, every CDR POST in order, call
-counts), ``POST /_control/held`` with ``mode`` = ``ok`` | ``down`` (503) | ``garbage``
+Control (no auth): ``GET /_inspect/held`` (what is held, every CDR POST in order, every
+Session PUT/PATCH in order with the status held after it, call counts),
+``POST /_control/held`` with ``mode`` = ``ok`` | ``down`` (503) | ``garbage``
 (HTML with 200) | ``slow`` (answers after ``slow_s``) | ``reject`` (OCPI 2001),
 ``slow_s``, and ``lose_cdr_responses`` = n (the next n CDRs are stored but answered
 only after ``slow_s``: the caller times out, as if the answer was lost).
@@ -39,6 +40,7 @@ class Held:
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
     cdrs: dict[str, dict[str, Any]] = field(default_factory=dict)
     cdr_posts: list[str] = field(default_factory=list)
+    session_log: list[dict[str, Any]] = field(default_factory=list)
     tariffs: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: Counter[str] = field(default_factory=Counter)
     mode: str = "ok"
@@ -55,6 +57,7 @@ class Held:
             "sessions": self.sessions,
             "cdrs": self.cdrs,
             "cdr_posts": self.cdr_posts,
+            "session_log": self.session_log,
             "tariffs": self.tariffs,
             "calls": dict(self.calls),
             "mode": self.mode,
@@ -164,6 +167,7 @@ def install(app: FastAPI, emsp: Emsp) -> None:
         key = f"{cc}/{party}/{sid}"
         if request.method == "PUT":
             held.sessions[key] = body
+            held.session_log.append({"method": "PUT", "id": sid, "status": body.get("status")})
             return answer()
         current = held.sessions.get(key)
         if current is None:
@@ -174,6 +178,7 @@ def install(app: FastAPI, emsp: Emsp) -> None:
         current.update(body)
         if periods:
             current["charging_periods"] = [*current.get("charging_periods", []), *periods]
+        held.session_log.append({"method": "PATCH", "id": sid, "status": current.get("status")})
         return answer()
 
     # --- CDRs ---------------------------------------------------------------------------

@@ -7,6 +7,7 @@ effects); a scripted sealer stands in for the OCPI side, so what is tested here 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -16,8 +17,15 @@ import pytest
 from sqlalchemy import select
 
 from gateway.core.effects import TransactionChanged
-from gateway.domain.delivery import CdrRecord, PushKind, Seal
+from gateway.domain.delivery import (
+    CdrRecord,
+    Claim,
+    PendingKind,
+    PushKind,
+    Seal,
+)
 from gateway.domain.ids import ChargerId, EvseUid
+from gateway.domain.remote import RemoteCommand, Reservation
 from gateway.domain.state import ChargerState
 from gateway.domain.status import EvseStatus
 from gateway.domain.topology import ConnectorRef
@@ -48,6 +56,16 @@ class Sealer:
             owner=None if tx.token is None else ("DE", "EMS"),
             problem=None if tx.evse_uid is not None else "no EVSE",
         )
+
+    def claim(
+        self, tx: Transaction, starts: Sequence[RemoteCommand], reservations: Sequence[Reservation]
+    ) -> Claim | None:
+        """The first open START_SESSION, else the first held reservation, at the charger."""
+        if starts:
+            return Claim(kind=PendingKind.START, source_id=starts[0].id)
+        if reservations:
+            return Claim(kind=PendingKind.RESERVATION, source_id=reservations[0].id)
+        return None
 
     def cdr(self, tx: Transaction, seal: Seal, *, at: datetime) -> CdrRecord | None:
         if self.fail_cdr:

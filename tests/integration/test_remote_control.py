@@ -159,6 +159,12 @@ async def begin_transaction(cp: SimCharger, charger: ChargerId, remote_start_id:
     return "dc-tx-1"
 
 
+def sealed_session(site: Site, charger: ChargerId, tx_id: str) -> str:
+    """The Session id a transaction was sealed with (a START_SESSION's, when it took one)."""
+    ids = site.gateway.remote_store.sealed_session_ids({(charger, tx_id)})
+    return ids[(charger, tx_id)]
+
+
 START_ACTION = {AC: "RemoteStartTransaction", DC: "RequestStartTransaction"}
 STOP_ACTION = {AC: "RemoteStopTransaction", DC: "RequestStopTransaction"}
 
@@ -191,7 +197,8 @@ async def test_a_started_session_is_linked_to_its_command_and_can_be_stopped(
         assert link is not None
         assert (link.token.uid, link.token.contract_id) == (UID, "DE-EMS-C12345678-X")
 
-        stop = await site.command("STOP_SESSION", session_id=f"{charger}-{tx_id}")
+        assert link.session_id == sealed_session(site, charger, tx_id)
+        stop = await site.command("STOP_SESSION", session_id=link.session_id)
         assert stop["body"]["data"]["result"] == "ACCEPTED"
         assert await site.results(stop["response_url"]) == [{"result": "ACCEPTED"}]
         action, payload = cp.received[-1]
@@ -417,7 +424,7 @@ async def test_charging_profiles_are_set_read_and_cleared_on_the_session(
         sent = await site.command("START_SESSION", **start_body(charger))
         await site.results(sent["response_url"])
         tx_id = await begin_transaction(cp, charger, cp.received[0][1].get("remoteStartId", 0))
-        session = f"{charger}-{tx_id}"
+        session = sealed_session(site, charger, tx_id)
 
         put = await site.profile("PUT", session, body={"charging_profile": PROFILE})
         assert put["body"]["data"]["result"] == "ACCEPTED"
@@ -469,7 +476,7 @@ async def test_profile_refusals_and_silence_are_rejected_and_bad_profiles_never_
         sent = await site.command("START_SESSION", **start_body(AC))
         await site.results(sent["response_url"])
         tx_id = await begin_transaction(cp, AC, 0)
-        session = f"AC-0001-{tx_id}"
+        session = sealed_session(site, AC, tx_id)
         calls = len(cp.received)
 
         for bad in (

@@ -13,13 +13,14 @@ from gateway.config import load_settings
 from gateway.domain.ids import ChargerId, EvseUid
 from gateway.domain.meter import Measurand, MeterSample, Reading, ReadingContext, SignedReading
 from gateway.domain.topology import ConnectorRef
-from gateway.domain.transactions import AuthToken, Transaction, TransactionStatus
+from gateway.domain.transactions import AuthToken, Transaction, TransactionStatus, TxFlag
 from ocpi_bridge.models.cdrs import AuthMethod
 from ocpi_bridge.models.sessions import SessionStatus
 from ocpi_bridge.models.tokens import TokenType
 from ocpi_bridge.translate.sessions import (
     Site,
     TokenIdentity,
+    billable,
     connector_of,
     session_id,
     to_ocpi_cdr,
@@ -317,3 +318,37 @@ def test_periods_priced_only_by_flat_are_left_out():
         total_reservation_time_h=Decimal(0),
     )
     assert _periods(costed) == []
+
+
+def test_a_session_whose_start_was_refused_is_invalid_and_carries_no_cost():
+    """A refused start stays INVALID, running or ended, and shows no price."""
+    for tx in (a_transaction(), ended()):
+        refused = replace(tx, flags=frozenset({TxFlag.AUTH_REJECTED}))
+        session = to_ocpi_session(
+            refused, site=SITE, tariff=AC_TARIFF, token=TOKEN, now=at(200), last_updated=at(200)
+        )
+
+        assert session.status is SessionStatus.INVALID
+        assert session.total_cost is None
+        assert session.charging_periods is None
+        assert not billable(refused)
+    assert billable(ended())
+
+
+def test_a_sealed_session_id_names_the_session_and_the_cdr_session():
+    """An id given before the transaction existed is the Session's; the CDR id stays derived."""
+    session = to_ocpi_session(
+        ended(),
+        site=SITE,
+        tariff=AC_TARIFF,
+        token=TOKEN,
+        now=at(200),
+        last_updated=at(120),
+        sealed_id="P-42",
+    )
+    cdr = to_ocpi_cdr(
+        ended(), site=SITE, tariff=AC_TARIFF, token=TOKEN, issued_at=at(121), sealed_id="P-42"
+    )
+
+    assert session.id == cdr.session_id == "P-42"
+    assert cdr.id == "AC-0001-17"

@@ -4,20 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
-Answer = dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any]] | str | None
+Answer = (
+    dict[str, Any]
+    | Callable[[dict[str, Any]], dict[str, Any] | Awaitable[dict[str, Any]]]
+    | str
+    | None
+)
 
 
 class SimCharger:
     """Scripted OCPP-J peer.
 
-    ``answers[action]`` is the CALLRESULT payload (or a function of the request payload);
+    ``answers[action]`` is the CALLRESULT payload (or a function of the request payload,
+    possibly async: the charger answers once it returns);
     ``"silent"`` never answers, ``("error", code)`` style strings ``"error:Code"`` answer a
     CALLERROR. Unscripted actions are answered ``{"status": "Accepted"}``.
     """
@@ -51,6 +58,8 @@ class SimCharger:
             await self.ws.send(json.dumps([4, message_id, answer[6:], "refused", {}]))
             return
         result = answer(payload) if callable(answer) else answer
+        if inspect.isawaitable(result):  # an answer that waits for something first
+            result = await result
         await self.ws.send(json.dumps([3, message_id, result]))
 
     async def call(

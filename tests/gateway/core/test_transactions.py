@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
 from hypothesis import given, strategies as st
 
 from gateway.core import step
@@ -354,3 +355,23 @@ def test_2_0_1_events_in_any_order_end_in_one_completed_transaction(order):
     completed = [t for t in changes(effects) if t.status is TransactionStatus.COMPLETED]
     assert len(completed) == 1
     assert "tx-g" not in state.transactions
+
+
+@pytest.mark.parametrize("rejected", [True, False])
+def test_a_start_answered_not_accepted_is_flagged_auth_rejected(rejected):
+    """The decision sent to the charger for the start's token is kept as a flag."""
+    state, _ = run(replace(started(), auth_rejected=rejected))
+
+    assert (TxFlag.AUTH_REJECTED in state.transactions["1"].flags) is rejected
+
+
+@pytest.mark.parametrize("rejected", [True, False])
+def test_a_late_2_0_1_start_answered_not_accepted_flags_the_open_transaction(rejected):
+    """A Started event arriving after updates still marks a refused start."""
+    state, _ = run(updated("tx-c", seq=1))
+    start = replace(started("tx-c", seq=0, key=None), auth_rejected=rejected)
+    state, _ = run(start, state=state)
+
+    tx = state.transactions["tx-c"]
+    assert (TxFlag.AUTH_REJECTED in tx.flags) is rejected
+    assert TxFlag.STARTED_IMPLICITLY in tx.flags
