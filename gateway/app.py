@@ -311,6 +311,9 @@ class Gateway:
             clock=self.clock,
             call_timeout_s=self.settings.ocpp.call_timeout_s,
         )
+        # Sessions opened or ended by commands (PENDING, RESERVATION, INVALID) are
+        # committed outside the runtime: the pusher hears of them from here.
+        self.commands.on_session_change = pusher.wake
         self.runtime.on_effect(self.commands.on_effect)
         await self.commands.start()
         await self.runtime.start()

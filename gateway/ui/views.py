@@ -391,6 +391,7 @@ _FLAG_TEXT = {
     TxFlag.CLOCK_SUSPECT: "charger clock unusable",
     TxFlag.SEQUENCE_GAP: "messages missing",
     TxFlag.LATE_EVENT: "event after the end",
+    TxFlag.AUTH_REJECTED: "token refused at the start (not billed)",
 }
 _ENERGY_TEXT = {
     EnergyFlagCode.REGISTER_RESET: "meter reset",

@@ -97,8 +97,6 @@ async def life(tmp_path: Path, emsp: Emsp) -> AsyncIterator[Lifecycle]:  # noqa:
     await gateway.start()
     assert gateway.commands is not None
     assert gateway.pusher is not None
-    # What gateway/app.py should wire: a command's Session change wakes the pusher.
-    gateway.commands.on_session_change = gateway.pusher.wake
     try:
         cpo = Cpo(gateway, clock)
         token_c = await registered(cpo, emsp)
