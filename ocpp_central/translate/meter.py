@@ -487,6 +487,9 @@ def _scale(exponent: int) -> Callable[[Decimal], Decimal]:
     return lambda value: value.scaleb(exponent)
 
 
+_UNCHANGED = _scale(0)
+
+
 # Keys are case-folded: "kwh" and "KWH" are unambiguous, and chargers send both.
 # 1.6 spells Celsius "Celcius" in its schema (fixed in the errata); both are accepted.
 _UNITS: dict[str, tuple[Quantity, Callable[[Decimal], Decimal]]] = {
@@ -514,7 +517,30 @@ _UNITS: dict[str, tuple[Quantity, Callable[[Decimal], Decimal]]] = {
 }
 
 
+#: Attributes of sampled values that raised no problem, by their four wire texts. Such
+#: texts are all known names (or absent), so the table stays small; the same few
+#: combinations arrive in almost every message.
+_CLEAN_ATTRIBUTES: dict[tuple[object, object, object, object], _Attributes] = {}
+
+
 def _attributes(
+    sv: Mapping[str, Any], path: str, problems: list[MeterProblem]
+) -> _Attributes | None:
+    key = (sv.get("measurand"), sv.get("context"), sv.get("location"), sv.get("phase"))
+    try:
+        clean = _CLEAN_ATTRIBUTES.get(key)
+    except TypeError:  # a list or an object where a name belongs: the walk below says so
+        clean = None
+    if clean is not None:
+        return clean
+    found = len(problems)
+    attributes = _read_attributes(sv, path, problems)
+    if attributes is not None and len(problems) == found:
+        _CLEAN_ATTRIBUTES[key] = attributes
+    return attributes
+
+
+def _read_attributes(
     sv: Mapping[str, Any], path: str, problems: list[MeterProblem]
 ) -> _Attributes | None:
     texts: dict[str, str | None] = {}
@@ -570,18 +596,21 @@ def _reading(
     unit: object,
     multiplier: int,
 ) -> Reading | None:
-    def drop(code: MeterProblemCode, text: str) -> None:
-        problems.append(_problem(code, text, sv, path, dropped=True))
-
     if "value" not in sv:
-        drop(MeterProblemCode.MALFORMED, "sampled value has no value")
+        _drop(problems, sv, path, MeterProblemCode.MALFORMED, "sampled value has no value")
         return None
     number = _number(sv, path, problems)
     if number is None:
         return None
     measurand = attributes.measurand
     if unit is not None and not isinstance(unit, str):
-        drop(MeterProblemCode.UNKNOWN_UNIT, f"unit must be a string, not {unit!r}")
+        _drop(
+            problems,
+            sv,
+            path,
+            MeterProblemCode.UNKNOWN_UNIT,
+            f"unit must be a string, not {unit!r}",
+        )
         return None
     number = number.scaleb(multiplier)
     if measurand is Measurand.OTHER:
@@ -589,24 +618,43 @@ def _reading(
         return _make_reading(attributes, at, number, unit or "")
     quantity = measurand.quantity
     if unit is None:
-        convert = _scale(0)
+        convert = _UNCHANGED
     else:
         known = _UNITS.get(unit.casefold())
         if known is None:
-            drop(MeterProblemCode.UNKNOWN_UNIT, f"unknown unit {unit!r}")
+            _drop(problems, sv, path, MeterProblemCode.UNKNOWN_UNIT, f"unknown unit {unit!r}")
             return None
         unit_quantity, convert = known
         if unit_quantity is not quantity:
-            drop(
+            _drop(
+                problems,
+                sv,
+                path,
                 MeterProblemCode.WRONG_UNIT,
                 f"unit {unit!r} measures {unit_quantity}, not the {quantity} of {measurand}",
             )
             return None
     value = convert(number)
     if measurand.is_register and value < 0:
-        drop(MeterProblemCode.NEGATIVE_REGISTER, f"{measurand} cannot be negative")
+        _drop(
+            problems,
+            sv,
+            path,
+            MeterProblemCode.NEGATIVE_REGISTER,
+            f"{measurand} cannot be negative",
+        )
         return None
     return _make_reading(attributes, at, value, quantity.unit)
+
+
+def _drop(
+    problems: list[MeterProblem],
+    sv: Mapping[str, Any],
+    path: str,
+    code: MeterProblemCode,
+    text: str,
+) -> None:
+    problems.append(_problem(code, text, sv, path, dropped=True))
 
 
 def _number(sv: Mapping[str, Any], path: str, problems: list[MeterProblem]) -> Decimal | None:
@@ -671,6 +719,8 @@ def _phase_totals(
     ``max_current``) are per phase, so the total kept is the highest phase current.
     A sample that already has a phase-less reading of the measurand keeps that one.
     """
+    if all(r.phase is None for r in readings):
+        return []  # every group has a phase-less reading: nothing to total (the usual case)
     groups: dict[tuple[Measurand, ReadingContext, MeterLocation], list[Reading]] = {}
     for reading in readings:
         key = (reading.measurand, reading.context, reading.location)
