@@ -245,6 +245,12 @@ class SqlStore:
         self, charger_id: str, *, tx_id: str | None = None, start_key: str | None = None
     ) -> Transaction | None:
         """A stored transaction by its id or by the key of the StartTransaction that began it."""
+        if self._plain is not None:
+            # Asked on every StartTransaction (its retry must find the first copy's id).
+            with self.engine.connect() as conn:
+                return self._plain.find_transaction(
+                    conn, charger_id, tx_id=tx_id, start_key=start_key
+                )
         query = select(TRANSACTION.c.doc).where(TRANSACTION.c.charger_id == charger_id)
         if tx_id is not None:
             query = query.where(TRANSACTION.c.tx_id == tx_id)
@@ -619,6 +625,26 @@ class PlainSqliteWriter:
         if row is not None:
             self._delivery.on_transaction(conn, row[0], tx, at)
 
+    def find_transaction(
+        self, conn: Connection, charger_id: str, *, tx_id: str | None, start_key: str | None
+    ) -> Transaction | None:
+        """``SqlStore.find_transaction`` in plain SQL, on a connection the caller holds."""
+        cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            sql, params = _FIND_TRANSACTION, [charger_id]
+            if tx_id is not None:
+                sql, params = f"{sql} AND tx_id = ?", [*params, tx_id]
+            if start_key is not None:
+                sql, params = f"{sql} AND start_key = ?", [*params, start_key]
+            row = cur.execute(f"{sql} LIMIT 1", params).fetchone()
+            if row is None:
+                return None
+            tx = codec.transaction_in(json.loads(row[0]))
+            docs = cur.execute(_TRANSACTION_SAMPLES, (charger_id, tx.tx_id)).fetchall()
+            return replace(tx, samples=tuple(codec.sample_in(json.loads(d)) for (d,) in docs))
+        finally:
+            cur.close()
+
 
 def utc_text(value: datetime | None) -> str | None:
     """A timestamp as the SQLite column stores it: UTC, ``YYYY-MM-DD HH:MM:SS.ffffff``.
@@ -704,6 +730,10 @@ _UPSERT_TRANSACTION = (
         ],
     )
     + f" WHERE status != '{TransactionStatus.COMPLETED.value}' RETURNING id"
+)
+_FIND_TRANSACTION = f'SELECT doc FROM "{TRANSACTION.name}" WHERE charger_id = ?'  # noqa: S608
+_TRANSACTION_SAMPLES = (
+    f'SELECT doc FROM "{SAMPLE.name}" WHERE charger_id = ? AND tx_id = ? ORDER BY id'  # noqa: S608
 )
 _TOUCH_TRANSACTION = (
     f'UPDATE "{TRANSACTION.name}" SET updated_at = ? WHERE charger_id = ? AND tx_id = ? '  # noqa: S608

@@ -296,3 +296,29 @@ def test_the_store_reads_its_times_back_aware(tmp_path: Path) -> None:
     assert stored == at
     assert stored.tzinfo == UTC
     store.close()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"start_key": "k-1"},
+        {"tx_id": "7"},
+        {"tx_id": "7", "start_key": "k-1"},
+        {"tx_id": "7", "start_key": "other"},
+        {"tx_id": "8"},
+        {"start_key": "missing"},
+    ],
+)
+def test_both_paths_find_the_same_transaction(tmp_path: Path, query: dict[str, str]) -> None:
+    """By id, by start key or both: the same transaction, with its samples, or none."""
+    plain = run_batches(tmp_path / "plain.db", plain_sql=True)
+    built = run_batches(tmp_path / "built.db", plain_sql=False)
+
+    found = plain.find_transaction(CP, **query)
+    assert found == built.find_transaction(CP, **query)
+    if found is not None:
+        assert found.samples == built.find_transaction(CP, **query).samples  # type: ignore[union-attr]
+        assert len(found.samples) == 3
+    assert plain.find_transaction(OTHER, **query) is None
+    plain.close()
+    built.close()
