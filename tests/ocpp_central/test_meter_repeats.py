@@ -60,3 +60,23 @@ def test_an_unknown_name_is_flagged_every_time_it_arrives() -> None:
     for _ in range(3):
         parse = from_v16_meter_values(message, received_at=RECEIVED)
         assert [p.code for p in parse.problems] == [MeterProblemCode.UNKNOWN_MEASURAND]
+
+
+@given(
+    st.sampled_from([None, "Energy.Active.Import.Register", "Power.Active.Import", "Vendor.X"]),
+    st.sampled_from([None, "Wh", "kWh", "KWH", "W", "kW", "A", "K", "Fahrenheit", "bogus", 7]),
+    st.sampled_from(["12.5", "-3", "0"]),
+)
+def test_a_repeated_unit_is_converted_or_refused_as_the_first_time(
+    measurand: str | None, unit: object, value: str
+) -> None:
+    """Units that fit are converted the same way each time; the others are refused each time."""
+    sv: dict[str, Any] = {"value": value}
+    if measurand is not None:
+        sv["measurand"] = measurand
+    if unit is not None:
+        sv["unit"] = unit
+    message = [{"timestamp": STAMP, "sampledValue": [sv]}]
+    first = from_v16_meter_values(message, received_at=RECEIVED)
+    second = from_v16_meter_values(message, received_at=RECEIVED)
+    assert first == second
