@@ -322,3 +322,30 @@ def test_both_paths_find_the_same_transaction(tmp_path: Path, query: dict[str, s
     assert plain.find_transaction(OTHER, **query) is None
     plain.close()
     built.close()
+
+
+def test_rows_written_before_a_failure_in_the_batch_are_rolled_back(tmp_path: Path) -> None:
+    """The plain statements share the batch's transaction: a later failure undoes them."""
+    store = SqlStore(f"sqlite:///{tmp_path / 'g.db'}")
+    store.open()
+
+    def evse_change(charger: ChargerId, uid: str, at: datetime) -> Change:
+        effect = EvseChanged(
+            uid=EvseUid(uid),
+            location_id=LocationId("L"),
+            status=EvseStatus.AVAILABLE,
+            last_updated=at,
+        )
+        return Change(
+            charger_id=charger, state=ChargerState(charger_id=charger), effects=(effect,), at=T0
+        )
+
+    with pytest.raises(ValueError, match="naive"):
+        store.commit([evse_change(CP, "E1", T0), evse_change(OTHER, "E2", T0.replace(tzinfo=None))])
+
+    assert store.evse_statuses() == {}
+    assert store.outbox_size() == 0
+    assert store.load_chargers() == {}
+    store.commit([evse_change(CP, "E1", T0)])
+    assert list(store.evse_statuses()) == [EvseUid("E1")]
+    store.close()
