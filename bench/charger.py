@@ -116,6 +116,10 @@ class Script:
     def on_result(self, action: str, payload: Any) -> None:
         """Learn from an answer (the 1.6 transactionId)."""
 
+    def answer(self, action: str) -> dict[str, Any]:
+        """The payload answering one of the gateway's CALLs: it accepts whatever it is asked."""
+        return {"status": "Accepted"}
+
     def meter(self) -> Call:
         raise NotImplementedError
 
@@ -141,6 +145,11 @@ class V16Script(Script):
     def __init__(self, charger_id: str, mix: Mix, rng: random.Random) -> None:
         super().__init__(charger_id, mix, rng)
         self.transaction_id: int | None = None
+
+    def answer(self, action: str) -> dict[str, Any]:
+        if action == "GetLocalListVersion":
+            return {"listVersion": 0}
+        return super().answer(action)
 
     def boot(self) -> Call:
         return "BootNotification", _dumps(
@@ -240,6 +249,11 @@ class V201Script(Script):
         super().__init__(charger_id, mix, rng)
         self.transaction_id = ""
         self.seq_no = 0
+
+    def answer(self, action: str) -> dict[str, Any]:
+        if action == "GetLocalListVersion":
+            return {"versionNumber": 0}
+        return super().answer(action)
 
     def boot(self) -> Call:
         return "BootNotification", _dumps(

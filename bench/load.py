@@ -87,16 +87,23 @@ class SimCharger:
     def _on_text(self, text: str) -> None:
         now = self._loop.time()
         phase = self.phase
-        outstanding = self._outstanding
-        if phase is None or outstanding is None:
-            return  # nothing asked: a server CALL; the benchmark sends none, so none come
-        message_id, action, due = outstanding
         try:
             frame = json.loads(text)
             kind, reply_id = frame[0], frame[1]
         except (ValueError, IndexError, KeyError, TypeError):
-            phase.tally.error(f"unreadable answer: {text[:200]}")
+            if phase is not None:
+                phase.tally.error(f"unreadable answer: {text[:200]}")
             return
+        if kind == 2 and self.client is not None:
+            # The gateway's own CALL (it asks for the local list version once a charger is
+            # accepted): a real charger answers, or the gateway waits and retries.
+            answer = self.script.answer(str(frame[2]))
+            self.client.send_text(json.dumps([3, reply_id, answer]))
+            return
+        outstanding = self._outstanding
+        if phase is None or outstanding is None:
+            return
+        message_id, action, due = outstanding
         if reply_id != message_id:
             phase.tally.error(f"answer to {reply_id!r} while waiting for {message_id!r}")
             return

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -46,8 +48,23 @@ class _Pending:
     done: asyncio.Future[None] = field(default_factory=_future)
 
 
+@dataclass(slots=True)
+class _Written:
+    """What the writer thread did with one batch, for the loop to settle and count."""
+
+    errors: list[Exception | None]  # per change of the batch: None when committed
+    commit_seconds: list[float] = field(default_factory=list)  # one per committed transaction
+    failures: int = 0  # transactions the store refused
+
+
 class GroupCommitter:
-    """Batches changes from many chargers into one store transaction at a time."""
+    """Batches changes from many chargers into one store transaction at a time.
+
+    A dedicated writer thread runs the commits: the event loop hands it everything queued
+    since the previous commit, and is woken once when that batch is durable. While the
+    thread writes, new changes queue up for the next batch, so the commit rate follows
+    the disk's sync rate whatever the message rate.
+    """
 
     def __init__(
         self, store: StateStore, *, max_batch: int = 512, metrics: Metrics | None = None
@@ -56,62 +73,101 @@ class GroupCommitter:
         self._max_batch = max_batch
         self._metrics = metrics or Metrics()
         self._queue: list[_Pending] = []
-        self._wakeup = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._in_flight: list[_Pending] = []
+        self._writing = False
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._closing = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._batches: queue.SimpleQueue[list[Change] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
         self.batches = 0
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="group-commit")
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.Thread(target=self._writer, name="group-commit", daemon=True)
+        self._thread.start()
 
     async def commit(self, change: Change) -> None:
         if self._closing:
             raise CommitFailedError("the gateway is shutting down")
         pending = _Pending(change)
         self._queue.append(pending)
-        self._wakeup.set()
+        if not self._writing:
+            self._next_batch()
         await pending.done
 
     async def close(self) -> None:
-        """Commit what is queued, then stop."""
+        """Commit what is queued, then stop the writer thread."""
         self._closing = True
-        self._wakeup.set()
-        if self._task is not None:
-            await self._task
+        await self._idle.wait()
+        if self._thread is not None:
+            self._batches.put(None)
+            await asyncio.to_thread(self._thread.join)
+            self._thread = None
 
-    async def _run(self) -> None:
-        while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            while self._queue:
-                batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
-                await self._write(batch)
-            if self._closing:
+    # --- on the event loop -----------------------------------------------------------
+
+    def _next_batch(self) -> None:
+        if not self._queue or self._thread is None:
+            self._writing = False
+            self._idle.set()
+            return
+        batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
+        self._writing = True
+        self._idle.clear()
+        self._in_flight = batch
+        self._batches.put([p.change for p in batch])
+
+    def _written(self, written: _Written) -> None:
+        batch, self._in_flight = self._in_flight, []
+        for _ in range(written.failures):
+            self._metrics.commit_failures.inc()
+        for seconds in written.commit_seconds:
+            self._metrics.committed(seconds)
+        self.batches += len(written.commit_seconds)
+        for pending, error in zip(batch, written.errors, strict=True):
+            _settle(pending, error)
+        self._next_batch()
+
+    # --- on the writer thread --------------------------------------------------------
+
+    def _writer(self) -> None:
+        while (changes := self._batches.get()) is not None:
+            written = self._write(changes)
+            loop = self._loop
+            assert loop is not None  # noqa: S101 - set by start() before the thread runs
+            try:
+                loop.call_soon_threadsafe(self._written, written)
+            except RuntimeError:  # the loop was closed without stop(): nobody is waiting
                 return
 
-    async def _write(self, batch: list[_Pending]) -> None:
+    def _write(self, changes: list[Change]) -> _Written:
         started = time.perf_counter()
         try:
-            await asyncio.to_thread(self._store.commit, [p.change for p in batch])
+            self._store.commit(changes)
         except Exception:
-            self._metrics.commit_failures.inc()
-            if len(batch) == 1:
-                log.exception("commit failed for charger %s", batch[0].change.charger_id)
-                _settle(batch[0], CommitFailedError("the store rejected the change"))
-                return
+            if len(changes) == 1:
+                log.exception("commit failed for charger %s", changes[0].charger_id)
+                return _Written(
+                    errors=[CommitFailedError("the store rejected the change")], failures=1
+                )
             # One bad change must not fail its neighbours: retry them one by one.
-            for pending in batch:
-                await self._write([pending])
-            return
-        self._metrics.committed(time.perf_counter() - started)
-        self.batches += 1
-        for pending in batch:
-            _settle(pending, None)
+            result = _Written(errors=[], failures=1)
+            for change in changes:
+                alone = self._write([change])
+                result.errors.extend(alone.errors)
+                result.commit_seconds.extend(alone.commit_seconds)
+                result.failures += alone.failures
+            return result
+        return _Written(
+            errors=[None] * len(changes), commit_seconds=[time.perf_counter() - started]
+        )
 
 
 def _settle(pending: _Pending, error: Exception | None) -> None:
     if pending.done.done():
-        return
+        return  # its submitter was cancelled; the change was written all the same
     if error is None:
         pending.done.set_result(None)
     else:

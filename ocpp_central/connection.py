@@ -15,7 +15,7 @@ import json
 import logging
 import time
 import uuid
-from collections import OrderedDict, deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,15 +60,53 @@ Reply = rpc.CallResult | rpc.CallError | CallTimedOut
 
 #: How many recent messages of each charger the operator pages can show.
 JOURNAL_SIZE = 50
-Journal = deque[MessageRecord]
+
+
+class Journal:
+    """The last `JOURNAL_SIZE` messages of one charger, oldest first.
+
+    A list, not a bounded deque: a deque reserves room for 64 entries up front, and most
+    of a site's chargers have said only a handful of things since they connected.
+    """
+
+    __slots__ = ("_records",)
+
+    def __init__(self) -> None:
+        self._records: list[MessageRecord] = []
+
+    def append(self, record: MessageRecord) -> None:
+        self._records.append(record)
+        if len(self._records) > JOURNAL_SIZE:
+            del self._records[0]
+
+    def __iter__(self) -> Iterator[MessageRecord]:
+        return iter(self._records)
+
+    def __len__(self) -> int:
+        return len(self._records)
 
 
 def new_journal() -> Journal:
-    return deque(maxlen=JOURNAL_SIZE)
+    return Journal()
 
 
 class ChargerConnection:
     """Runs the receive loop of one charger's websocket and its outbound CALLs."""
+
+    # A site keeps thousands of these: no per-instance dict.
+    __slots__ = (
+        "_answered",
+        "_call_lock",
+        "_handlers",
+        "_metrics",
+        "_pending",
+        "_validators",
+        "connected_at",
+        "journal",
+        "received",
+        "session",
+        "ws",
+    )
 
     def __init__(
         self,
@@ -86,9 +124,10 @@ class ChargerConnection:
         self._metrics = metrics or Metrics()
         self.connected_at = session.clock()
         self._handlers = HANDLERS[session.version]
-        self._answered: OrderedDict[str, str] = OrderedDict()
+        # Insertion-ordered: the first key is the oldest answer.
+        self._answered: dict[str, str] = {}
         self._pending: dict[str, tuple[str, asyncio.Future[Reply]]] = {}
-        self._call_lock = asyncio.Lock()
+        self._call_lock: asyncio.Lock | None = None  # made on the first outbound CALL
         self.received = 0
 
     @property
@@ -144,7 +183,7 @@ class ChargerConnection:
         reply = await self._answer(call)
         self._answered[call.message_id] = reply
         if len(self._answered) > _REPLAY_MEMORY:
-            self._answered.popitem(last=False)
+            del self._answered[next(iter(self._answered))]
         await self._send(reply)
         self._record("in", call.message_id, action, _outcome_of(reply), started)
 
@@ -240,6 +279,8 @@ class ChargerConnection:
         A fresh message id per CALL means an answer arriving after the timeout can never
         be taken for the answer to a later CALL (R-OCPP-ORD-2).
         """
+        if self._call_lock is None:
+            self._call_lock = asyncio.Lock()
         async with self._call_lock:
             message_id = str(uuid.uuid4())
             fut: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()

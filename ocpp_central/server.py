@@ -310,6 +310,11 @@ class OcppServer:
             await ws.close(1002, "no supported OCPP subprotocol")
             return
         version = OcppVersion(ws.subprotocol)
+        # The handshake is over and nothing reads its headers again: a site holds thousands
+        # of connections, and each would keep a few KiB of them.
+        for message in (ws.request, ws.response):
+            if message is not None:
+                message.headers.clear()
         session = ChargerSession(
             charger_id=charger_id,
             version=version,

@@ -40,8 +40,12 @@ from gateway.domain.transactions import (
 FORMAT = 1
 
 
+#: Built once: ``json.dumps`` with options builds a new encoder on every call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), sort_keys=True)
+
+
 def dumps(doc: Any) -> str:
-    return json.dumps(doc, separators=(",", ":"), sort_keys=True)
+    return _ENCODER.encode(doc)
 
 
 def _ts(dt: datetime | None) -> str | None:
@@ -78,17 +82,21 @@ def _ref_in(doc: Mapping[str, Any] | None) -> ConnectorRef | None:
 
 
 def sample_out(s: MeterSample) -> dict[str, Any]:
+    at = s.at
+    at_text = _ts(at)
+    # Enum members are strings: JSON writes their values. Readings share the sample's
+    # time almost always, so it is formatted once.
     return {
-        "at": _ts(s.at),
+        "at": at_text,
         "clock_suspect": s.clock_suspect,
         "readings": [
             {
-                "measurand": r.measurand.value,
+                "measurand": r.measurand,
                 "value": str(r.value),
                 "unit": r.unit,
-                "at": _ts(r.at),
-                "context": r.context.value,
-                "location": r.location.value,
+                "at": at_text if r.at is at else _ts(r.at),
+                "context": r.context,
+                "location": r.location,
                 "phase": r.phase,
                 "from_phases": r.from_phases,
                 "other_measurand": r.other_measurand,

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeGuard
 
 from gateway.domain.meter import (
     Measurand,
@@ -220,7 +220,7 @@ def _translate(
     entries: Sequence[object] = items
     for i, item in enumerate(entries):
         path = f"{field}[{i}]"
-        if not isinstance(item, Mapping):
+        if not _is_object(item):
             problems.append(_malformed("a meter value must be an object", item, path))
             continue
         sample = _sample(item, path, received_at, sampled, problems)
@@ -252,7 +252,7 @@ def _sample(
     signed: list[SignedReading] = []
     for j, value in enumerate(values):
         where = f"{path}.sampledValue[{j}]"
-        if not isinstance(value, Mapping):
+        if not _is_object(value):
             problems.append(_malformed("a sampled value must be an object", value, where))
             continue
         reading, signature = sampled(value, at, where, problems)
@@ -266,6 +266,11 @@ def _sample(
     return MeterSample(
         at=at, readings=tuple(readings), signed=tuple(signed), clock_suspect=clock_suspect
     )
+
+
+def _is_object(value: object) -> TypeGuard[Mapping[str, Any]]:
+    # Decoded JSON objects are dicts: skip the slower abstract-class check for them.
+    return type(value) is dict or isinstance(value, Mapping)
 
 
 _CLOCK_REPLACED = frozenset(
@@ -326,7 +331,7 @@ def _v201_sampled(
     if "signedMeterValue" in sv:
         signature = _v201_signature(sv, attributes, at, path, problems)
     uom = sv.get("unitOfMeasure", {})
-    if not isinstance(uom, Mapping):
+    if not _is_object(uom):
         problems.append(_malformed("unitOfMeasure must be an object", sv, path))
         return None, signature
     multiplier = uom.get("multiplier", 0)
@@ -487,6 +492,9 @@ def _scale(exponent: int) -> Callable[[Decimal], Decimal]:
     return lambda value: value.scaleb(exponent)
 
 
+_UNCHANGED = _scale(0)
+
+
 # Keys are case-folded: "kwh" and "KWH" are unambiguous, and chargers send both.
 # 1.6 spells Celsius "Celcius" in its schema (fixed in the errata); both are accepted.
 _UNITS: dict[str, tuple[Quantity, Callable[[Decimal], Decimal]]] = {
@@ -514,7 +522,36 @@ _UNITS: dict[str, tuple[Quantity, Callable[[Decimal], Decimal]]] = {
 }
 
 
+#: Attributes of sampled values that raised no problem, by their four wire texts. Such
+#: texts are all known names (or absent), so the table stays small; the same few
+#: combinations arrive in almost every message.
+_CLEAN_ATTRIBUTES: dict[tuple[object, object, object, object], _Attributes] = {}
+
+
+#: How a known measurand's value sent in a unit that fits it becomes canonical, by
+#: (measurand, unit as sent): the conversion and the canonical unit's name. Only units
+#: that were accepted enter, so the table stays as small as the spellings chargers use.
+_CONVERSIONS: dict[tuple[Measurand, str | None], tuple[Callable[[Decimal], Decimal], str]] = {}
+
+
 def _attributes(
+    sv: Mapping[str, Any], path: str, problems: list[MeterProblem]
+) -> _Attributes | None:
+    key = (sv.get("measurand"), sv.get("context"), sv.get("location"), sv.get("phase"))
+    try:
+        clean = _CLEAN_ATTRIBUTES.get(key)
+    except TypeError:  # a list or an object where a name belongs: the walk below says so
+        clean = None
+    if clean is not None:
+        return clean
+    found = len(problems)
+    attributes = _read_attributes(sv, path, problems)
+    if attributes is not None and len(problems) == found:
+        _CLEAN_ATTRIBUTES[key] = attributes
+    return attributes
+
+
+def _read_attributes(
     sv: Mapping[str, Any], path: str, problems: list[MeterProblem]
 ) -> _Attributes | None:
     texts: dict[str, str | None] = {}
@@ -570,43 +607,69 @@ def _reading(
     unit: object,
     multiplier: int,
 ) -> Reading | None:
-    def drop(code: MeterProblemCode, text: str) -> None:
-        problems.append(_problem(code, text, sv, path, dropped=True))
-
     if "value" not in sv:
-        drop(MeterProblemCode.MALFORMED, "sampled value has no value")
+        _drop(problems, sv, path, MeterProblemCode.MALFORMED, "sampled value has no value")
         return None
     number = _number(sv, path, problems)
     if number is None:
         return None
     measurand = attributes.measurand
     if unit is not None and not isinstance(unit, str):
-        drop(MeterProblemCode.UNKNOWN_UNIT, f"unit must be a string, not {unit!r}")
+        _drop(
+            problems,
+            sv,
+            path,
+            MeterProblemCode.UNKNOWN_UNIT,
+            f"unit must be a string, not {unit!r}",
+        )
         return None
     number = number.scaleb(multiplier)
     if measurand is Measurand.OTHER:
         # Nothing to check an unknown measurand's unit against: keep it as sent.
         return _make_reading(attributes, at, number, unit or "")
-    quantity = measurand.quantity
-    if unit is None:
-        convert = _scale(0)
-    else:
-        known = _UNITS.get(unit.casefold())
-        if known is None:
-            drop(MeterProblemCode.UNKNOWN_UNIT, f"unknown unit {unit!r}")
-            return None
-        unit_quantity, convert = known
-        if unit_quantity is not quantity:
-            drop(
-                MeterProblemCode.WRONG_UNIT,
-                f"unit {unit!r} measures {unit_quantity}, not the {quantity} of {measurand}",
-            )
-            return None
+    conversion = _CONVERSIONS.get((measurand, unit))
+    if conversion is None:
+        quantity = measurand.quantity
+        if unit is None:
+            convert = _UNCHANGED
+        else:
+            known = _UNITS.get(unit.casefold())
+            if known is None:
+                _drop(problems, sv, path, MeterProblemCode.UNKNOWN_UNIT, f"unknown unit {unit!r}")
+                return None
+            unit_quantity, convert = known
+            if unit_quantity is not quantity:
+                _drop(
+                    problems,
+                    sv,
+                    path,
+                    MeterProblemCode.WRONG_UNIT,
+                    f"unit {unit!r} measures {unit_quantity}, not the {quantity} of {measurand}",
+                )
+                return None
+        conversion = _CONVERSIONS[(measurand, unit)] = (convert, quantity.unit)
+    convert, canonical_unit = conversion
     value = convert(number)
-    if measurand.is_register and value < 0:
-        drop(MeterProblemCode.NEGATIVE_REGISTER, f"{measurand} cannot be negative")
+    if value < 0 and measurand.is_register:
+        _drop(
+            problems,
+            sv,
+            path,
+            MeterProblemCode.NEGATIVE_REGISTER,
+            f"{measurand} cannot be negative",
+        )
         return None
-    return _make_reading(attributes, at, value, quantity.unit)
+    return _make_reading(attributes, at, value, canonical_unit)
+
+
+def _drop(
+    problems: list[MeterProblem],
+    sv: Mapping[str, Any],
+    path: str,
+    code: MeterProblemCode,
+    text: str,
+) -> None:
+    problems.append(_problem(code, text, sv, path, dropped=True))
 
 
 def _number(sv: Mapping[str, Any], path: str, problems: list[MeterProblem]) -> Decimal | None:
@@ -671,6 +734,8 @@ def _phase_totals(
     ``max_current``) are per phase, so the total kept is the highest phase current.
     A sample that already has a phase-less reading of the measurand keeps that one.
     """
+    if all(r.phase is None for r in readings):
+        return []  # every group has a phase-less reading: nothing to total (the usual case)
     groups: dict[tuple[Measurand, ReadingContext, MeterLocation], list[Reading]] = {}
     for reading in readings:
         key = (reading.measurand, reading.context, reading.location)

@@ -1,0 +1,29 @@
+"""What an idle charger's connection keeps in memory: no handshake headers, a small journal."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.domain.ids import ChargerId
+from tests.integration.conftest import Running
+from tests.sim.charger import sim_charger, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+async def test_a_connection_drops_its_handshake_headers_and_keeps_working(
+    running: Running,
+) -> None:
+    """Once connected, the upgrade's headers are gone; the charger is still served."""
+    charger = ChargerId("AC-0001")
+    async with sim_charger(running.ws_url(charger)) as cp:
+        await wait_until(lambda: charger in running.gateway.ocpp.connections)
+        ws = running.gateway.ocpp.connections[charger].ws
+        assert ws.request is not None
+        assert ws.response is not None
+        assert list(ws.request.headers.raw_items()) == []
+        assert list(ws.response.headers.raw_items()) == []
+        reply = await cp.call("Heartbeat", {})
+
+    assert reply[0] == 3
+    assert [r.action for r in running.gateway.ocpp.recent_messages(charger)][-1] == "Heartbeat"
