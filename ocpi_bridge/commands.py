@@ -71,7 +71,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 
 from gateway.config import EvseSettings, Settings
-from gateway.core.effects import Effect, EvseChanged, TransactionChanged
+from gateway.core.effects import Effect, EvseChanged, NoteRecorded, TransactionChanged
 from gateway.domain.authorization import AuthDecision
 from gateway.domain.commands import (
     CancelReservation as CancelReservationCall,
@@ -89,6 +89,7 @@ from gateway.domain.commands import (
     UnlockConnector as UnlockConnectorCall,
 )
 from gateway.domain.delivery import PENDING_WINDOW, PendingKind, PendingSession
+from gateway.domain.events import CHARGING_LIMIT_CHANGED, RESERVATION_REPORTED
 from gateway.domain.ids import ChargerId, EvseUid
 from gateway.domain.remote import (
     PartnerToken,
@@ -782,7 +783,10 @@ class RemoteControl:
             and command.kind in (RemoteKind.SET_PROFILE, RemoteKind.CLEAR_PROFILE)
             and outcome.accepted
         ):
-            await self._push_active_profile(command)
+            assert command.session_id is not None  # noqa: S101 - profile commands name one
+            await self._push_active_profile(
+                command.charger_id, command.connector, command.session_id
+            )
 
     async def _conclude(
         self, command: RemoteCommand, outcome: CommandOutcome, now: datetime
@@ -911,15 +915,27 @@ class RemoteControl:
 
     # --- charging profile changes ------------------------------------------------------------
 
-    async def _push_active_profile(self, command: RemoteCommand) -> None:
+    async def _limit_changed(self, charger_id: ChargerId, evse_id: int | None) -> None:
+        """A limit set or cleared at the charger: its sessions' profiles may have changed."""
+        running = await asyncio.to_thread(self._transactions.running_transactions)
+        here = [
+            tx
+            for tx in running
+            if tx.charger_id == charger_id
+            and (evse_id is None or tx.connector is None or tx.connector.evse == evse_id)
+        ]
+        for tx, session in zip(here, await self._session_ids(here), strict=True):
+            await self._push_active_profile(tx.charger_id, tx.connector, session)
+
+    async def _push_active_profile(
+        self, charger_id: ChargerId, connector: ConnectorRef | None, session: str
+    ) -> None:
         """Tell every partner that set a profile on the session its new ActiveChargingProfile.
 
         mod_charging_profiles, Sender PUT: only partners whose SetChargingProfile was
         accepted for this session, and best effort (a failed PUT is not queued: the
         partner can GET the profile).
         """
-        assert command.session_id is not None  # noqa: S101 - profile commands name a session
-        session = command.session_id
         commands = await asyncio.to_thread(self._store.for_session, session)
         setters = {
             c.partner: (c.country_code, c.party_id)
@@ -929,8 +945,8 @@ class RemoteControl:
         if not setters:
             return
         outcome = await self._link.send(
-            command.charger_id,
-            GetCompositeSchedule(connector=command.connector, duration_s=ACTIVE_PROFILE_PUSH_S),
+            charger_id,
+            GetCompositeSchedule(connector=connector, duration_s=ACTIVE_PROFILE_PUSH_S),
             timeout_s=self._call_timeout_s,
         )
         active = (
@@ -966,7 +982,7 @@ class RemoteControl:
     # --- what happens at the chargers ------------------------------------------------------------
 
     def on_effect(self, effect: Effect) -> None:
-        """Runtime listener (after commit): link new transactions, react to EVSE trouble."""
+        """Runtime listener (after commit): links, EVSE trouble, limits set at the charger."""
         if isinstance(effect, TransactionChanged):
             tx = effect.transaction
             key = (tx.charger_id, tx.tx_id)
@@ -978,6 +994,19 @@ class RemoteControl:
             self._spawn(self._link_transaction(tx), f"link-{tx.charger_id}-{tx.tx_id}")
         elif isinstance(effect, EvseChanged) and effect.status is EvseStatus.OUT_OF_ORDER:
             self._spawn(self._cancel_reservations(effect.uid), f"cancel-at-{effect.uid}")
+        elif isinstance(effect, NoteRecorded) and effect.kind == RESERVATION_REPORTED:
+            self._spawn(
+                self._reservation_reported(effect.charger_id, effect.detail),
+                f"reservation-at-{effect.charger_id}",
+            )
+        elif isinstance(effect, NoteRecorded) and effect.kind == CHARGING_LIMIT_CHANGED:
+            evse = effect.detail.get("evseId")
+            self._spawn(
+                self._limit_changed(
+                    effect.charger_id, evse if isinstance(evse, int) and evse else None
+                ),
+                f"limit-at-{effect.charger_id}",
+            )
 
     async def _link_transaction(self, tx: Transaction) -> None:
         """Link a new transaction to the START_SESSION or reservation it answers."""
@@ -1090,6 +1119,33 @@ class RemoteControl:
         if expired:
             self._session_changed()
         return len(expired)
+
+    async def _reservation_reported(self, charger_id: ChargerId, report: Mapping[str, Any]) -> None:
+        """2.0.1 ReservationStatusUpdate: the charger let a reservation go before we did.
+
+        ``Expired`` ends it as expired, ``Removed`` (taken back at the charger) as
+        cancelled; either way the EVSE is free and the reservation's Session is INVALID.
+        """
+        state = {"Expired": ReservationState.EXPIRED, "Removed": ReservationState.CANCELLED}.get(
+            str(report.get("reservationUpdateStatus"))
+        )
+        held = await asyncio.to_thread(self._store.held_reservations)
+        found = next(
+            (
+                r
+                for r in held
+                if r.charger_id == charger_id
+                and t.charger_int_id(r.id) == report.get("reservationId")
+            ),
+            None,
+        )
+        if state is None or found is None:
+            return
+        await asyncio.to_thread(
+            self._store.set_reservation_state, found.id, state, now=self._clock()
+        )
+        log.info("reservation %s at %s ended by the charger: %s", found.id, charger_id, state)
+        self._session_changed()
 
     async def _refresh_status(self, r: Reservation) -> None:
         if self._link.connected(r.charger_id):

@@ -17,7 +17,7 @@ from typing import Any
 
 from gateway.config import ChargerSettings
 from gateway.domain.authorization import AuthDecision, AuthStatus
-from gateway.domain.events import ChargerReported
+from gateway.domain.events import CHARGING_LIMIT_CHANGED, RESERVATION_REPORTED, ChargerReported
 from gateway.domain.ids import ChargerId
 from gateway.domain.topology import ConnectorRef
 from gateway.domain.transactions import AuthToken, TransactionStarted
@@ -209,6 +209,21 @@ def _status_text(key: str) -> Callable[[dict[str, Any]], str]:
     return lambda p: str(p.get(key))
 
 
+def _on_evse(payload: dict[str, Any]) -> str:
+    evse = payload.get("evseId")
+    return "the whole charger" if evse in (None, 0) else f"EVSE {evse}"
+
+
+def _limit_set(payload: dict[str, Any]) -> str:
+    limit = payload.get("chargingLimit") or {}
+    critical = " (grid critical)" if limit.get("isGridCritical") else ""
+    return f"limit set by {limit.get('chargingLimitSource')}{critical} on {_on_evse(payload)}"
+
+
+def _limit_cleared(payload: dict[str, Any]) -> str:
+    return f"limit by {payload.get('chargingLimitSource')} cleared on {_on_evse(payload)}"
+
+
 V16: Mapping[str, Handler] = {
     "BootNotification": _boot_v16,
     "Heartbeat": _heartbeat_v16,
@@ -240,6 +255,12 @@ V201: Mapping[str, Handler] = {
         "notify_report", lambda p: f"report {p.get('requestId')} part {p.get('seqNo')}"
     ),
     "NotifyEvent": _reported("notify_event", lambda p: f"{len(p.get('eventData', ()))} events"),
+    "NotifyChargingLimit": _reported(CHARGING_LIMIT_CHANGED, _limit_set),
+    "ClearedChargingLimit": _reported(CHARGING_LIMIT_CHANGED, _limit_cleared),
+    "ReservationStatusUpdate": _reported(
+        RESERVATION_REPORTED,
+        lambda p: f"reservation {p.get('reservationId')}: {p.get('reservationUpdateStatus')}",
+    ),
 }
 
 HANDLERS: Mapping[OcppVersion, Mapping[str, Handler]] = {

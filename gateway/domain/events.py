@@ -84,6 +84,15 @@ class ChargerReported:
     detail: Mapping[str, Any]
 
 
+#: ``ChargerReported.kind`` when something other than the gateway set or cleared a charging
+#: limit at the charger (2.0.1 NotifyChargingLimit, ClearedChargingLimit): a running
+#: session's active charging profile may have changed, and partners shaping it must hear.
+CHARGING_LIMIT_CHANGED = "charging_limit"
+#: ``ChargerReported.kind`` of a 2.0.1 ReservationStatusUpdate: the charger ended a
+#: reservation itself (expired or removed), so it no longer holds the EVSE.
+RESERVATION_REPORTED = "reservation_status"
+
+
 ChargerEvent = (
     ChargerConnected
     | ChargerBooted

@@ -195,13 +195,16 @@ async def test_data_transfer_and_reports_are_kept_for_the_operator(running: Runn
             ],
         }
         assert (await cp.call("NotifyEvent", notify))[2] == {}
+        update = {"reservationId": 7, "reservationUpdateStatus": "Expired"}
+        assert (await cp.call("ReservationStatusUpdate", update))[2] == {}
 
     kinds = [k for k, _ in running.gateway.store.notes("AC-0001")]
     assert kinds == ["data_transfer", "firmware_status", "diagnostics_status"]
-    assert [k for k, _ in running.gateway.store.notes("DC-0001")] == [
-        "security_event",
-        "notify_report",
-        "notify_event",
+    assert running.gateway.store.notes("DC-0001") == [
+        ("security_event", "TamperDetectionActivated"),
+        ("notify_report", "report 1 part 0"),
+        ("notify_event", "1 events"),
+        ("reservation_status", "reservation 7: Expired"),
     ]
 
 

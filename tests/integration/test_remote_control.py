@@ -467,6 +467,52 @@ async def test_charging_profiles_are_set_read_and_cleared_on_the_session(
         assert clear == [{"id": profile_id} if charger == AC else {"chargingProfileId": profile_id}]
 
 
+async def test_a_limit_set_or_cleared_at_the_charger_reaches_the_partner_shaping_the_session(
+    site: Site,
+):
+    """2.0.1 NotifyChargingLimit / ClearedChargingLimit (an EMS at the site): the partner
+    whose profile runs on the session is PUT the charger's new ActiveChargingProfile, and
+    the messages are kept for the operator."""
+    charger = DC
+    async with site.charger(charger) as cp:
+        await site.online(charger)
+        cp.answers["GetCompositeSchedule"] = COMPOSITE[charger]
+        sent = await site.command("START_SESSION", **start_body(charger))
+        await site.results(sent["response_url"])
+        tx_id = await begin_transaction(cp, charger, cp.received[0][1].get("remoteStartId", 0))
+        session = sealed_session(site, charger, tx_id)
+        put = await site.profile("PUT", session, body={"charging_profile": PROFILE})
+        assert await site.results(put["response_url"]) == [{"result": "ACCEPTED"}]
+        updates_url = f"{site.emsp.url}/ocpi/emsp/2.2.1/chargingprofiles/{session}"
+        await site.results(updates_url)
+
+        limited = {**COMPOSITE[charger]}
+        limited["schedule"] = {
+            **COMPOSITE[charger]["schedule"],
+            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 3680}],
+        }
+        cp.answers["GetCompositeSchedule"] = limited
+        reply = await cp.call(
+            "NotifyChargingLimit",
+            {"chargingLimit": {"chargingLimitSource": "EMS", "isGridCritical": True}, "evseId": 1},
+        )
+        assert reply[0] == 3  # answered, not NotImplemented
+        updates = await site.results(updates_url, count=2)
+        assert updates[1]["charging_profile"]["charging_profile_period"] == [
+            {"start_period": 0, "limit": 3680}
+        ]
+
+        cp.answers["GetCompositeSchedule"] = COMPOSITE[charger]
+        await cp.call("ClearedChargingLimit", {"chargingLimitSource": "EMS", "evseId": 1})
+        updates = await site.results(updates_url, count=3)
+        assert updates[2]["charging_profile"]["charging_profile_period"] == [
+            {"start_period": 0, "limit": 7400}
+        ]
+    texts = [text for kind, text in site.gateway.store.notes(charger) if kind == "charging_limit"]
+    assert "limit set by EMS (grid critical) on EVSE 1" in texts
+    assert "limit by EMS cleared on EVSE 1" in texts
+
+
 async def test_profile_refusals_and_silence_are_rejected_and_bad_profiles_never_sent(site: Site):
     """A refusing or silent charger: REJECTED (profiles have no TIMEOUT); an offline one is
     REJECTED at once. A profile without periods, with a negative limit or in kW is 2001;

@@ -342,3 +342,23 @@ async def test_a_start_with_a_refused_token_is_invalid_and_never_billed(life: Li
     assert "end_date_time" in ours["sessions"][session_id]
     assert "total_cost" not in ours["sessions"][session_id]
     assert ours["cdrs"] == {}
+
+
+async def test_a_reservation_the_2_0_1_charger_removes_ends_invalid(life: Lifecycle):
+    """ReservationStatusUpdate Removed (taken back at the charger): the reservation no
+    longer holds the EVSE and its Session becomes INVALID, nothing billed."""
+    site = life.site
+    async with site.charger(DC) as cp:
+        await site.online(DC)
+        await reserve(site, DC, "RES-3")
+        session_id = await life.holds("RESERVATION")
+        ((action, payload),) = [r for r in cp.received if r[0] == "ReserveNow"]
+        other = {"reservationId": payload["id"] + 1, "reservationUpdateStatus": "Removed"}
+        assert (await cp.call("ReservationStatusUpdate", other))[2] == {}
+        update = {"reservationId": payload["id"], "reservationUpdateStatus": "Removed"}
+        assert (await cp.call("ReservationStatusUpdate", update))[2] == {}
+        holding, ours = await life.converge(status_is(session_id, "INVALID"))
+
+    assert statuses(holding["session_log"], session_id)[-2:] == ["RESERVATION", "INVALID"]
+    assert site.gateway.remote_store.held_reservations() == []
+    assert ours["cdrs"] == {}
