@@ -388,7 +388,7 @@ PROFILE = {
         {"start_period": 1800, "limit": 7400.5},
     ],
 }
-COMPOSITE = {
+COMPOSITE: dict[ChargerId, dict[str, Any]] = {
     AC: {
         "status": "Accepted",
         "connectorId": 1,
@@ -486,11 +486,9 @@ async def test_a_limit_set_or_cleared_at_the_charger_reaches_the_partner_shaping
         updates_url = f"{site.emsp.url}/ocpi/emsp/2.2.1/chargingprofiles/{session}"
         await site.results(updates_url)
 
-        limited = {**COMPOSITE[charger]}
-        limited["schedule"] = {
-            **COMPOSITE[charger]["schedule"],
-            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 3680}],
-        }
+        schedule = {**COMPOSITE[charger]["schedule"]}
+        schedule["chargingSchedulePeriod"] = [{"startPeriod": 0, "limit": 3680}]
+        limited = {**COMPOSITE[charger], "schedule": schedule}
         cp.answers["GetCompositeSchedule"] = limited
         reply = await cp.call(
             "NotifyChargingLimit",

@@ -352,7 +352,7 @@ async def test_a_reservation_the_2_0_1_charger_removes_ends_invalid(life: Lifecy
         await site.online(DC)
         await reserve(site, DC, "RES-3")
         session_id = await life.holds("RESERVATION")
-        ((action, payload),) = [r for r in cp.received if r[0] == "ReserveNow"]
+        (payload,) = [p for action, p in cp.received if action == "ReserveNow"]
         other = {"reservationId": payload["id"] + 1, "reservationUpdateStatus": "Removed"}
         assert (await cp.call("ReservationStatusUpdate", other))[2] == {}
         update = {"reservationId": payload["id"], "reservationUpdateStatus": "Removed"}
