@@ -36,6 +36,7 @@ MODULES_211: tuple[str, ...] = (
     "cdrs",
     "tariffs",
     "tokens",
+    "commands",
 )
 
 
