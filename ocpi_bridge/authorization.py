@@ -8,7 +8,7 @@ and TransactionEvent token. The answer comes from, in order:
 1. the site's own tokens (``SiteAuthorizer``, injected): accepted, billed to nobody;
 2. the partners' tokens (``TokenCache``), by the whitelist rules of
    ``translate/authorization.py``; real-time requests go to the owning eMSP's
-   ``POST {tokens}/{uid}/authorize`` and wait at most
+   ``POST {tokens}/{uid}/authorize`` (2.2.1 or 2.1.1) and wait at most
    ``ocpi.realtime_authorization_timeout_s``;
 3. the site again for everything else (free vend, or Invalid).
 
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import quote
@@ -49,6 +50,7 @@ from ocpi_bridge.translate.authorization import (
     read_answer,
 )
 from ocpi_bridge.translate.sessions import TokenIdentity
+from ocpi_bridge.translate.v211_tokens import read_v211_answer
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +77,8 @@ class Owner:
     link: PartnerLink | None  # None for partners listed in config.toml
 
     def tokens_url(self) -> str | None:
-        """The partner's Tokens sender (2.2.1), where real-time requests go."""
-        if self.link is None or self.link.version != "2.2.1":
+        """The partner's Tokens sender (2.2.1; 2.1.1's has no role): real-time requests go there."""
+        if self.link is None or self.link.version not in ("2.2.1", "2.1.1"):
             return None
         endpoint = self.link.endpoint("tokens", "SENDER")
         return None if endpoint is None else endpoint.url
@@ -214,6 +216,12 @@ class RoamingAuthorizer:
             return NoAnswer(reason=str(exc))
         except PartnerError as exc:
             return NoAnswer(reason=str(exc))
+        if owner.link.version == "2.1.1":
+            # 2.1.1 answers carry no reference: one is minted so the decision is the eMSP's.
+            answered_211 = read_v211_answer(answer.envelope.data, reference=str(uuid.uuid4()))
+            if answered_211 is None:
+                return NoAnswer(reason="the answer is not a 2.1.1 AuthorizationInfo")
+            return answered_211
         read = read_answer(answer.envelope.data)
         if read is None:
             return NoAnswer(reason="the answer is not an AuthorizationInfo")

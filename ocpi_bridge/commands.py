@@ -135,6 +135,7 @@ from ocpi_bridge.translate import charging_profiles as profiles, commands as t
 from ocpi_bridge.translate.commands import Place, Refusal
 from ocpi_bridge.translate.delivery import pending_site, to_pending_session
 from ocpi_bridge.translate.sessions import TokenIdentity, session_id as session_id_of
+from ocpi_bridge.translate.v211_commands import to_v211_result
 
 log = logging.getLogger(__name__)
 
@@ -879,6 +880,8 @@ class RemoteControl:
         )
         target = Target.of(partner.link, to=to)
         module = "chargingprofiles" if command.kind in _PROFILE_KINDS else "commands"
+        if partner.link.version == "2.1.1" and module == "commands":
+            body = to_v211_result(body)  # a 2.1.1 partner's result is a 2.1.1 CommandResponse
         attempts = 0
         for delay in (0.0, *self._delays):
             if delay:

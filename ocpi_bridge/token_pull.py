@@ -1,6 +1,7 @@
 """Adapter: pulling partners' tokens from their Tokens sender (mod_tokens §Pull model).
 
-A partner whose endpoints include a 2.2.1 ``tokens`` SENDER is pulled soon after it
+A partner whose endpoints include a ``tokens`` SENDER (2.2.1, or 2.1.1's role-less
+``tokens``: 2.1.1 Tokens belong to the partner's one party) is pulled soon after it
 registers (its first pull asks for everything) and then every
 ``ocpi.token_pull_interval_min`` minutes, asking only for tokens updated since the
 last complete pull began (less a margin for clock skew). Pages are followed through
@@ -22,10 +23,12 @@ from gateway.domain.partners import PartnerRecord, PartnerState
 from gateway.ports import Clock
 from ocpi_bridge.models.common import format_datetime
 from ocpi_bridge.models.tokens import Token
+from ocpi_bridge.models.v211 import V211Token
 from ocpi_bridge.ports import PartnerStore
 from ocpi_bridge.push.client import OcpiClient, Target
 from ocpi_bridge.status import PartnerError
 from ocpi_bridge.tokens import TokenCache
+from ocpi_bridge.translate.v211_tokens import from_v211_token
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +86,7 @@ class TokenPuller:
                 good = []
                 for item in page:
                     try:
-                        token = Token.model_validate(item)
+                        token = _token(item, record)
                     except ValidationError:
                         skipped += 1
                         continue
@@ -108,9 +111,23 @@ class TokenPuller:
         return True
 
 
+def _token(item: object, record: PartnerRecord) -> Token:
+    """A pulled item as stored; a 2.1.1 Token belongs to the partner's (single) party."""
+    if record.link is not None and record.link.version == "2.1.1" and record.roles:
+        role = record.roles[0]
+        return from_v211_token(
+            V211Token.model_validate(item),
+            country_code=role.country_code,
+            party_id=role.party_id,
+        )
+    return Token.model_validate(item)
+
+
 def _tokens_url(record: PartnerRecord) -> str | None:
     link = record.link
-    if record.state is not PartnerState.REGISTERED or link is None or link.version != "2.2.1":
+    if record.state is not PartnerState.REGISTERED or link is None:
+        return None
+    if link.version not in ("2.2.1", "2.1.1"):
         return None
     endpoint = link.endpoint("tokens", "SENDER")
     return None if endpoint is None else endpoint.url

@@ -56,7 +56,7 @@ def create_app(ctx: OcpiContext) -> FastAPI:
         charging_profiles,
     ):
         app.include_router(module.router)
-    for versioned in (locations, sessions, cdrs, tariffs):
+    for versioned in (locations, sessions, cdrs, tariffs, tokens, commands):
         app.include_router(versioned.router_211)
     return app
 

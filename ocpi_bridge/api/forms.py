@@ -7,8 +7,10 @@ endpoints and the pusher's 2.1.1 lanes use the same :class:`Form211`, so a 2.1.1
 that received every push holds what a 2.1.1 GET returns.
 
 2.1.1 Sessions and CDRs carry their whole Location; it is built from the transaction's
-seal (``translate.v211.sealed_location``), so it never changes after the start. An
-object 2.1.1 cannot express (``NotExpressibleError``) is left out, with a log line.
+seal (``translate.v211.sealed_location``), so it never changes after the start. A pending
+session (opened by a command before any transaction) is built the same way from what the
+command named, and goes out in both versions. An object 2.1.1 cannot express
+(``NotExpressibleError``) is left out, with a log line.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import logging
 from collections.abc import Collection, Mapping
 from typing import Any, Protocol
 
-from gateway.domain.delivery import Owner, SessionRecord
+from gateway.domain.delivery import Owner, PendingSession, SessionRecord
 from ocpi_bridge.catalog import SiteCatalog
 from ocpi_bridge.models.cdrs import Cdr
 from ocpi_bridge.models.common import parse_datetime
@@ -48,6 +50,8 @@ class Form(Protocol):
     def tariff(self, tariff: Tariff) -> Doc | None: ...
 
     def session_by_row(self, row_id: int) -> Doc | None: ...
+
+    def session_by_key(self, object_id: str) -> Doc | None: ...
 
     def sessions_page(self, owners: Collection[Owner], page: PageRequest) -> Page[Doc]: ...
 
@@ -80,6 +84,9 @@ class Form221:
 
     def session_by_row(self, row_id: int) -> Doc | None:
         return self.catalog.session_by_row(row_id)
+
+    def session_by_key(self, object_id: str) -> Doc | None:
+        return self.catalog.session_by_key(object_id)
 
     def sessions_page(self, owners: Collection[Owner], page: PageRequest) -> Page[Doc]:
         return self.catalog.sessions_page(owners, page)
@@ -134,20 +141,30 @@ class Form211:
 
     # --- Sessions ----------------------------------------------------------------------
 
-    def _session(self, record: SessionRecord) -> Doc | None:
+    def _session(self, record: SessionRecord | PendingSession) -> Doc | None:
+        """The 2.1.1 Session of a transaction, or of a pending session no transaction took.
+
+        A pending session's Location is built from what its command named, as a
+        transaction's is from its seal; RESERVATION goes out as PENDING (2.1.1 has none).
+        """
         doc = self.catalog.session(record)
-        if doc is None or record.seal.site is None:
+        site = record.site if isinstance(record, PendingSession) else record.seal.site
+        if doc is None or site is None:
             return None
         session = Session.model_validate(doc)
-        location = v211.sealed_location(sealed_site(record.seal.site), at=session.start_date_time)
+        location = v211.sealed_location(sealed_site(site), at=session.start_date_time)
         return wire(v211.to_v211_session(session, location=location))
 
     def session_by_row(self, row_id: int) -> Doc | None:
         record = self.catalog.records.session(row_id)
         return None if record is None else self._session(record)
 
+    def session_by_key(self, object_id: str) -> Doc | None:
+        record = self.catalog.records.session_object(object_id)
+        return None if record is None else self._session(record)
+
     def sessions_page(self, owners: Collection[Owner], page: PageRequest) -> Page[Doc]:
-        total, records = self.catalog.records.sessions(
+        total, records = self.catalog.records.all_sessions(
             owners=owners,
             date_from=page.date_from,
             date_to=page.date_to,

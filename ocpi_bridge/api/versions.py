@@ -29,7 +29,15 @@ MODULES_221: tuple[tuple[str, str], ...] = (
     ("chargingprofiles", "RECEIVER"),
 )
 #: The 2.1.1 modules that work (2.1.1 endpoints have no role; ours are the CPO's).
-MODULES_211: tuple[str, ...] = ("credentials", "locations", "sessions", "cdrs", "tariffs")
+MODULES_211: tuple[str, ...] = (
+    "credentials",
+    "locations",
+    "sessions",
+    "cdrs",
+    "tariffs",
+    "tokens",
+    "commands",
+)
 
 
 @router.get("/versions", **documented(list[Version]))

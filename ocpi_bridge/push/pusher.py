@@ -799,10 +799,8 @@ class Pusher:
         elif item.kind is PushKind.SESSION:
             if item.object_id.isdigit():
                 session = form.session_by_row(int(item.object_id))
-            elif form.version == "2.2.1":  # a pending session (PENDING, RESERVATION, INVALID)
-                session = self._catalog.session_by_key(item.object_id)
-            else:
-                session = None  # 2.1.1 partners hear of a Session once it has a transaction
+            else:  # a pending session (PENDING, RESERVATION, INVALID)
+                session = form.session_by_key(item.object_id)
             if session is None or is_older(session["last_updated"], item.sent.last_updated):
                 return
             held = None if item.sent.doc is None else json.loads(item.sent.doc)

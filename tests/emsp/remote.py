@@ -4,7 +4,8 @@ Control routes (no auth), added to the app by ``install``:
 
 - ``POST /_control/command`` ``{"command": "START_SESSION", "body": {...}}``: POST the
   command to the CPO's ``commands`` endpoint with the CPO's token. Without a
-  ``response_url`` in the body, a fresh one under our ``commands`` receiver is used.
+  ``response_url`` in the body, a fresh one under our ``commands`` receiver (of the
+  version registered with: 2.2.1 or 2.1.1) is used.
 - ``POST /_control/chargingprofile`` ``{"method": "PUT"|"GET"|"DELETE", "session_id",
   "body"?, "params"?}``: call the CPO's ``chargingprofiles`` endpoint; a fresh
   ``response_url`` under our ``chargingprofiles`` receiver unless one is given.
@@ -60,7 +61,8 @@ def install(app: FastAPI) -> None:
     emsp: Emsp = app.state.emsp
 
     def fresh(module: str) -> str:
-        return f"{emsp.base_url}/ocpi/emsp/2.2.1/{module}/results/{uuid.uuid4().hex}"
+        version = (emsp.cpo or {}).get("version", "2.2.1")  # the version registered with
+        return f"{emsp.base_url}/ocpi/emsp/{version}/{module}/results/{uuid.uuid4().hex}"
 
     @app.post("/_control/command")
     async def send_command(request: Request) -> dict[str, Any]:

@@ -1,12 +1,14 @@
 """The test eMSP's Tokens sender: a paginated token list and real-time authorisation.
 
-- ``GET /ocpi/emsp/2.2.1/tokens`` (``date_from``, ``date_to``, ``offset``, ``limit``):
-  the tokens set through control, oldest first, ``page_size`` per page, with ``Link``,
-  ``X-Total-Count`` and ``X-Limit``.
-- ``POST /ocpi/emsp/2.2.1/tokens/{uid}/authorize[?type=]``: an AuthorizationInfo for a
-  known token (``allowed`` from ``verdicts[uid]``, default ALLOWED; reference
-  ``REF-{uid}``), HTTP 404 / 2004 for an unknown one. ``mode``: ``ok`` | ``slow``
-  (answers after ``slow_s``) | ``garbage`` (HTML) | ``error`` (HTTP 500).
+- ``GET /ocpi/emsp/{2.2.1|2.1.1}/tokens`` (``date_from``, ``date_to``, ``offset``,
+  ``limit``): the tokens set through control (2.2.1 objects; 2.1.1 gets them with
+  ``auth_id``), oldest first, ``page_size`` per page, with ``Link``, ``X-Total-Count``
+  and ``X-Limit``.
+- ``POST /ocpi/emsp/{2.2.1|2.1.1}/tokens/{uid}/authorize[?type=]``: an AuthorizationInfo
+  for a known token (``allowed`` from ``verdicts[uid]``, default ALLOWED; in 2.2.1 also
+  the token and reference ``REF-{uid}``), HTTP 404 / 2004 for an unknown one.
+  ``mode``: ``ok`` | ``slow`` (answers after ``slow_s``) | ``garbage`` (HTML) |
+  ``error`` (HTTP 500).
 - Control (no auth): ``POST /_control/tokens`` with any of ``tokens`` (list of Token
   objects, replacing the list), ``verdicts``, ``mode``, ``slow_s``, ``page_size``;
   ``GET /_control/tokens`` returns the state and the authorize requests received;
@@ -40,6 +42,18 @@ class TokenSender:
     list_requests: list[dict[str, Any]] = field(default_factory=list)
 
 
+VERSIONS = ("2.2.1", "2.1.1")
+_NOT_IN_211 = ("country_code", "party_id", "contract_id", "group_id", "energy_contract")
+
+
+def _shaped(token: dict[str, Any], version: str) -> dict[str, Any]:
+    """A token as ``version`` sends it: 2.1.1 has ``auth_id`` and no owner fields."""
+    if version == "2.2.1":
+        return token
+    kept = {k: v for k, v in token.items() if k not in _NOT_IN_211}
+    return {**kept, "auth_id": token["contract_id"]}
+
+
 def _when(text: str | None) -> Any:
     if text is None:
         return None
@@ -52,8 +66,10 @@ def install(app: FastAPI, emsp: Emsp) -> None:
     sender = TokenSender()
     app.state.token_sender = sender
 
-    @app.get("/ocpi/emsp/2.2.1/tokens")
-    async def list_tokens(request: Request) -> Response:
+    @app.get("/ocpi/emsp/{version}/tokens")
+    async def list_tokens(version: str, request: Request) -> Response:
+        if version not in VERSIONS:
+            return answer(http=404, status_code=2000, message="no such version")
         if emsp.token_of(request) is None:
             return answer(http=401, status_code=2000, message="unknown token")
         query = dict(request.query_params)
@@ -67,26 +83,29 @@ def install(app: FastAPI, emsp: Emsp) -> None:
         ]
         offset = int(query.get("offset", 0))
         limit = min(int(query.get("limit", sender.page_size)), sender.page_size)
-        page = matching[offset : offset + limit]
+        page = [_shaped(t, version) for t in matching[offset : offset + limit]]
         headers = {"X-Total-Count": str(len(matching)), "X-Limit": str(sender.page_size)}
         if offset + limit < len(matching):
             rest = {k: v for k, v in query.items() if k not in ("offset", "limit")}
             rest.update(offset=str(offset + limit), limit=str(limit))
             headers["Link"] = (
-                f'<{emsp.base_url}/ocpi/emsp/2.2.1/tokens?{urlencode(rest)}>; rel="next"'
+                f'<{emsp.base_url}/ocpi/emsp/{version}/tokens?{urlencode(rest)}>; rel="next"'
             )
         return JSONResponse(
             {"data": page, "status_code": 1000, "timestamp": "2026-01-01T00:00:00Z"},
             headers=headers,
         )
 
-    @app.post("/ocpi/emsp/2.2.1/tokens/{uid}/authorize")
-    async def authorize(uid: str, request: Request) -> Response:
+    @app.post("/ocpi/emsp/{version}/tokens/{uid}/authorize")
+    async def authorize(version: str, uid: str, request: Request) -> Response:
+        if version not in VERSIONS:
+            return answer(http=404, status_code=2000, message="no such version")
         if emsp.token_of(request) is None:
             return answer(http=401, status_code=2000, message="unknown token")
         body = await request.body()
         sender.authorize_requests.append(
             {
+                "version": version,
                 "uid": uid,
                 "query": dict(request.query_params),
                 "body": body.decode() or None,
@@ -106,12 +125,11 @@ def install(app: FastAPI, emsp: Emsp) -> None:
         )
         if token is None:
             return answer(http=404, status_code=2004, message="unknown token")
+        allowed = sender.verdicts.get(uid, "ALLOWED")
+        if version == "2.1.1":  # no token, no reference in a 2.1.1 AuthorizationInfo
+            return answer({"allowed": allowed})
         return answer(
-            {
-                "allowed": sender.verdicts.get(uid, "ALLOWED"),
-                "token": token,
-                "authorization_reference": f"REF-{uid}"[:36],
-            }
+            {"allowed": allowed, "token": token, "authorization_reference": f"REF-{uid}"[:36]}
         )
 
     @app.get("/_control/tokens")

@@ -1,8 +1,8 @@
 """End to end with a 2.1.1 eMSP: it registers, a 1.6 charger charges, it holds what we serve.
 
 The eMSP (``tests/emsp``, a real process) offers only 2.1.1 and sends raw tokens. The
-driver's card is one the eMSP issued; this platform has no 2.1.1 Tokens module, so the
-card is put in the gateway's token store directly, as a pull or a 2.2.1 push would.
+driver's card is one the eMSP issued, put in the gateway's token store directly (as a
+pull or a push would; ``test_remote_control_v211`` pushes one over 2.1.1).
 The eMSP must end up holding, in 2.1.1 shape, exactly what the gateway serves on its
 2.1.1 GET endpoints: the EVSE status PATCHes, the Session and one CDR.
 """

@@ -305,7 +305,15 @@ async def test_token_a_opens_only_versions_and_credentials(cpo: Cpo):
         "version": "2.1.1",
         "endpoints": [
             {"identifier": module, "url": f"{cpo.http_url}/ocpi/2.1.1/{module}"}
-            for module in ("credentials", "locations", "sessions", "cdrs", "tariffs")
+            for module in (
+                "credentials",
+                "locations",
+                "sessions",
+                "cdrs",
+                "tariffs",
+                "tokens",
+                "commands",
+            )
         ],
     }
     assert (await cpo.get("/ocpi/2.2.1/credentials", b64(token_a))).json()["data"][
