@@ -76,6 +76,7 @@ from gateway.storage.commands import (
     PENDING,
     claim_candidates,
     free_session_id,
+    hints_for,
     pending_key,
     pending_of,
     pending_row_of,
@@ -160,6 +161,7 @@ class SqlDelivery:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.sealer: Sealer | None = None
+        self._hints = hints_for(engine)
 
     # --- dialect helpers ---------------------------------------------------------------
 
@@ -256,12 +258,13 @@ class SqlDelivery:
         return taken
 
     def _claim(self, conn: Connection, tx: Transaction) -> Claim | None:
-        if self.sealer is None:
+        if self.sealer is None or self._hints.no_pending_at(conn, tx.charger_id):
             return None
         starts, reservations = claim_candidates(
             conn, tx.charger_id, tx.received_at - PENDING_WINDOW
         )
         if not starts and not reservations:
+            self._hints.pending_seen(conn, tx.charger_id)
             return None
         try:
             return self.sealer.claim(tx, starts, reservations)
