@@ -279,23 +279,38 @@ def queue_session(conn: Connection, object_id: str, at: datetime) -> None:
     conn.execute(stmt, {"kind": PushKind.SESSION.value, "object_id": object_id, "changed_at": at})
 
 
-def session_id_taken(conn: Connection, session_id: str) -> bool:
-    """Whether a transaction's seal or a pending session already uses ``session_id``."""
+_SESSION_ID_TAKEN = (
+    f'SELECT EXISTS (SELECT 1 FROM "{PENDING.name}" WHERE session_id = ?) '  # noqa: S608
+    f'OR EXISTS (SELECT 1 FROM "{_SEAL.name}" WHERE session_id = ?)'
+)
+
+
+def session_id_taken(conn: Connection, session_id: str, *, plain: bool = False) -> bool:
+    """Whether a transaction's seal or a pending session already uses ``session_id``.
+
+    ``plain`` asks in plain SQL on the driver's connection (SQLite; same transaction).
+    """
+    if plain:
+        cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            return bool(cur.execute(_SESSION_ID_TAKEN, (session_id, session_id)).fetchone()[0])
+        finally:
+            cur.close()
     return bool(
         conn.execute(select(exists().where(PENDING.c.session_id == session_id))).scalar()
         or conn.execute(select(exists().where(_SEAL.c.session_id == session_id))).scalar()
     )
 
 
-def free_session_id(conn: Connection, wanted: str) -> str:
+def free_session_id(conn: Connection, wanted: str, *, plain: bool = False) -> str:
     """``wanted``, or a variant no seal or pending session uses yet."""
-    if len(wanted) <= _MAX_SESSION_ID and not session_id_taken(conn, wanted):
+    if len(wanted) <= _MAX_SESSION_ID and not session_id_taken(conn, wanted, plain=plain):
         return wanted
     n = 1
     while True:
         digest = hashlib.sha256(f"{wanted}\0{n}".encode()).hexdigest()
         candidate = f"S{digest[: _MAX_SESSION_ID - 1]}"
-        if not session_id_taken(conn, candidate):
+        if not session_id_taken(conn, candidate, plain=plain):
             return candidate
         n += 1
 

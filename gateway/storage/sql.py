@@ -159,7 +159,7 @@ class SqlStore:
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas(busy_timeout_ms))
         #: Seals, CDRs and push queues; its ``sealer`` is set once the OCPI side is built.
-        self.delivery = SqlDelivery(self.engine)
+        self.delivery = SqlDelivery(self.engine, plain=use_plain)
         self._plain = PlainSqliteWriter(self.delivery) if use_plain else None
 
     # --- lifecycle ---------------------------------------------------------------
