@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Collection, Iterable, Mapping, Sequence
+import threading
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
@@ -164,6 +166,22 @@ class SqlDelivery:
         self.sealer: Sealer | None = None
         self._hints = hints_for(engine)
         self._plain = plain
+        #: Held by every write transaction of the commit path and of this class (SQLite).
+        self.write_lock: AbstractContextManager[Any] = (
+            threading.RLock() if engine.dialect.name == "sqlite" else nullcontext()
+        )
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A write transaction, queued in-process behind the commit path's (SQLite).
+
+        SQLite's busy handler polls the write lock with sleeps of up to 100 ms; the
+        commit path, busy, releases it for far shorter gaps and takes it again, so a
+        pusher's write could poll past its whole busy timeout ("database is locked").
+        Waiting on this lock instead, it gets the database at the first release.
+        """
+        with self.write_lock, self.engine.begin() as conn:
+            yield conn
 
     # --- dialect helpers ---------------------------------------------------------------
 
@@ -360,7 +378,7 @@ class SqlDelivery:
 
     def build_cdr(self, row_id: int, *, at: datetime) -> bool:
         """Build a CDR the stop could not (a seal or builder failure); True if one exists."""
-        with self.engine.begin() as conn:
+        with self.begin() as conn:
             if conn.execute(select(CDR.c.id).where(CDR.c.tx_row == row_id)).first():
                 conn.execute(
                     delete(_OUTBOX).where(
@@ -396,7 +414,7 @@ class SqlDelivery:
 
     def add_cdr(self, record: CdrRecord) -> bool:
         """Store a CDR made outside a stop (a credit CDR) and queue it; False if it exists."""
-        with self.engine.begin() as conn:
+        with self.begin() as conn:
             return self._insert_cdr(conn, record)
 
     # --- configuration -----------------------------------------------------------------
@@ -765,7 +783,7 @@ class SqlDelivery:
             for kind, object_id in objects
         ]
         taken = [{"b_id": item.id, "b_at": item.changed_at} for item, _ in routes]
-        with self.engine.begin() as conn:
+        with self.begin() as conn:
             if queued:
                 conn.execute(self._queue_statement(), queued)
             if taken:
@@ -893,7 +911,7 @@ class SqlDelivery:
             PUSH.c.kind == bindparam("b_kind"),
             PUSH.c.object_id == bindparam("b_object"),
         )
-        with self.engine.begin() as conn:
+        with self.begin() as conn:
             if sent:
                 conn.execute(update(PUSH).where(*where).values(**_SENT_BINDS), sent)
             if done:
@@ -968,7 +986,7 @@ class SqlDelivery:
 
     def retry_now(self, partner_id: int) -> int:
         """Make every due object of a partner due at once; how many there are."""
-        with self.engine.begin() as conn:
+        with self.begin() as conn:
             conn.execute(
                 update(PUSH)
                 .where(PUSH.c.partner_id == partner_id, PUSH.c.due == true())
