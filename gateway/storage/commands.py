@@ -444,7 +444,8 @@ class Hints:
     """
 
     def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+        # Weak: the hints are the value of a weak mapping keyed by this engine.
+        self._engine = weakref.ref(engine)
         #: Held by every write that may add a match, until it commits.
         self.lock = threading.RLock()
         self._loaded = False
@@ -464,11 +465,14 @@ class Hints:
             return False
         try:
             if not self._loaded:
-                if conn is None:
-                    with self._engine.connect() as own:
-                        self._read(own)
-                else:
+                if conn is not None:
                     self._read(conn)
+                else:
+                    engine = self._engine()
+                    if engine is None:
+                        return False  # the engine is gone: nobody will ask again
+                    with engine.connect() as own:
+                        self._read(own)
                 self._loaded = True
         finally:
             self.lock.release()
