@@ -1018,6 +1018,8 @@ class RemoteControl:
         reservations = await asyncio.to_thread(self._store.held_reservations)
         command = t.match_start(tx, commands)
         reservation = t.match_reservation(tx, reservations)
+        if command is None and reservation is None:
+            return  # nothing to link: its Session id is not needed
         now = self._clock()
         (sid,) = await self._session_ids([tx])
         link = t.to_session_link(

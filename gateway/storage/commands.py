@@ -20,12 +20,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Collection, Mapping
+import threading
+import weakref
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, exists, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, exists, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
@@ -56,6 +59,8 @@ from gateway.storage.tables import OutboxRow, TransactionRow
 
 #: How much of a token uid a 1.6 charger reports (CiString20), and what is indexed.
 TOKEN_KEY_LENGTH = 20
+#: Beyond this many distinct (partner, token) pairs in commands, ``with_token`` always asks.
+TOKEN_HINT_LIMIT = 100_000
 
 
 def _table(model: type[SQLModel]) -> Table:
@@ -274,23 +279,38 @@ def queue_session(conn: Connection, object_id: str, at: datetime) -> None:
     conn.execute(stmt, {"kind": PushKind.SESSION.value, "object_id": object_id, "changed_at": at})
 
 
-def session_id_taken(conn: Connection, session_id: str) -> bool:
-    """Whether a transaction's seal or a pending session already uses ``session_id``."""
+_SESSION_ID_TAKEN = (
+    f'SELECT EXISTS (SELECT 1 FROM "{PENDING.name}" WHERE session_id = ?) '  # noqa: S608
+    f'OR EXISTS (SELECT 1 FROM "{_SEAL.name}" WHERE session_id = ?)'
+)
+
+
+def session_id_taken(conn: Connection, session_id: str, *, plain: bool = False) -> bool:
+    """Whether a transaction's seal or a pending session already uses ``session_id``.
+
+    ``plain`` asks in plain SQL on the driver's connection (SQLite; same transaction).
+    """
+    if plain:
+        cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            return bool(cur.execute(_SESSION_ID_TAKEN, (session_id, session_id)).fetchone()[0])
+        finally:
+            cur.close()
     return bool(
         conn.execute(select(exists().where(PENDING.c.session_id == session_id))).scalar()
         or conn.execute(select(exists().where(_SEAL.c.session_id == session_id))).scalar()
     )
 
 
-def free_session_id(conn: Connection, wanted: str) -> str:
+def free_session_id(conn: Connection, wanted: str, *, plain: bool = False) -> str:
     """``wanted``, or a variant no seal or pending session uses yet."""
-    if len(wanted) <= _MAX_SESSION_ID and not session_id_taken(conn, wanted):
+    if len(wanted) <= _MAX_SESSION_ID and not session_id_taken(conn, wanted, plain=plain):
         return wanted
     n = 1
     while True:
         digest = hashlib.sha256(f"{wanted}\0{n}".encode()).hexdigest()
         candidate = f"S{digest[: _MAX_SESSION_ID - 1]}"
-        if not session_id_taken(conn, candidate):
+        if not session_id_taken(conn, candidate, plain=plain):
             return candidate
         n += 1
 
@@ -416,23 +436,172 @@ def pending_of(row: Any) -> PendingSession:
     )
 
 
+class Hints:
+    """What the remote-control tables cannot hold, so a query for it can be skipped.
+
+    Shared by every ``SqlCommands`` and ``SqlDelivery`` on one engine (``hints_for``).
+    Each answer errs only towards asking the database.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        # Weak: the hints are the value of a weak mapping keyed by this engine.
+        self._engine = weakref.ref(engine)
+        #: Held by every write that may add a match, until it commits.
+        self.lock = threading.RLock()
+        self._loaded = False
+        self._latest: datetime | None = None
+        self._tokens: set[tuple[str, str]] | None = set()
+        self._held = True
+        self._pending: set[str] = set()
+
+    def _load(self, conn: Connection | None = None) -> bool:
+        """Read the hints once; False when they are not read yet (the caller asks instead).
+
+        The lock is only tried: a commit must never wait for it (see ``pending_seen``).
+        """
+        if self._loaded:
+            return True
+        if not self.lock.acquire(blocking=False):
+            return False
+        try:
+            if not self._loaded:
+                if conn is not None:
+                    self._read(conn)
+                else:
+                    engine = self._engine()
+                    if engine is None:
+                        return False  # the engine is gone: nobody will ask again
+                    with engine.connect() as own:
+                        self._read(own)
+                self._loaded = True
+        finally:
+            self.lock.release()
+        return True
+
+    def _read(self, conn: Connection) -> None:
+        self._latest = conn.execute(select(func.max(COMMAND.c.received_at))).scalar()
+        pairs = conn.execute(
+            select(COMMAND.c.partner, COMMAND.c.token_key)
+            .distinct()
+            .where(COMMAND.c.token_key.is_not(None))
+            .limit(TOKEN_HINT_LIMIT + 1)
+        ).all()
+        self._tokens = {(p, k) for p, k in pairs} if len(pairs) <= TOKEN_HINT_LIMIT else None
+        self._held = bool(
+            conn.execute(select(exists().where(RESERVATION.c.state.in_(_HOLDING)))).scalar()
+        )
+        self._pending = set(
+            conn.execute(
+                select(PENDING.c.charger_id)
+                .distinct()
+                .where(PENDING.c.tx_row.is_(None), PENDING.c.status.in_(_UNTAKEN))
+            ).scalars()
+        )
+
+    # --- writers (call under ``writing``) ----------------------------------------------
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the lock across a write that may add a match, through its commit."""
+        with self.lock:
+            yield
+
+    def command_recorded(self, command: RemoteCommand) -> None:
+        if self._latest is None or command.received_at > self._latest:
+            self._latest = command.received_at
+        if command.token is not None and self._tokens is not None:
+            self._tokens.add((command.partner, token_key(command.token.uid)))
+            if len(self._tokens) > TOKEN_HINT_LIMIT:
+                self._tokens = None
+
+    def may_hold(self) -> None:
+        self._held = True
+
+    def pending_opened(self, charger_id: str) -> None:
+        self._pending.add(charger_id)
+
+    # --- readers -------------------------------------------------------------------------
+
+    def no_commands_since(self, since: datetime) -> bool:
+        """True when no command was received at or after ``since``."""
+        return self._load() and (self._latest is None or self._latest < since)
+
+    def no_token(self, partner: str, key: str) -> bool:
+        """True when no command of ``partner`` carries a token with ``key``."""
+        if not self._load():
+            return False
+        tokens = self._tokens
+        return tokens is not None and (partner, key) not in tokens
+
+    def none_held(self) -> bool:
+        """True when no reservation is REQUESTED or ACTIVE."""
+        return self._load() and not self._held
+
+    def held_seen(self, any_held: bool) -> None:
+        """What a query made under ``lock`` found; clears the flag when nothing holds."""
+        self._held = any_held
+
+    def no_pending_at(self, conn: Connection, charger_id: str) -> bool:
+        """True when ``charger_id`` has no pending session a transaction could take."""
+        return self._load(conn) and charger_id not in self._pending
+
+    def pending_seen(self, conn: Connection, charger_id: str) -> None:
+        """Forget ``charger_id`` if it has no untaken pending session left.
+
+        Called inside a commit: the lock is only tried, never waited for, because its
+        holder may be waiting for this commit's database lock.
+        """
+        if not self.lock.acquire(blocking=False):
+            return
+        try:
+            left = conn.execute(
+                select(
+                    exists().where(
+                        PENDING.c.charger_id == charger_id,
+                        PENDING.c.tx_row.is_(None),
+                        PENDING.c.status.in_(_UNTAKEN),
+                    )
+                )
+            ).scalar()
+            if not left:
+                self._pending.discard(charger_id)
+        finally:
+            self.lock.release()
+
+
+_HINTS: weakref.WeakKeyDictionary[Engine, Hints] = weakref.WeakKeyDictionary()
+_HINTS_LOCK = threading.Lock()
+
+
+def hints_for(engine: Engine) -> Hints:
+    """The engine's ``Hints`` (made on first use)."""
+    with _HINTS_LOCK:
+        found = _HINTS.get(engine)
+        if found is None:
+            found = _HINTS[engine] = Hints(engine)
+        return found
+
+
 class SqlCommands:
     """``RemoteStore`` on SQLAlchemy Core."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self.hints = hints_for(engine)
 
     # --- commands ---------------------------------------------------------------------
 
     def record(self, command: RemoteCommand, *, opens: Opener | None = None) -> RemoteCommand:
         """Store a command; ``opens`` builds its pending session, stored with it."""
-        with self._engine.begin() as conn:
+        with self.hints.writing(), self._engine.begin() as conn:
+            self.hints.command_recorded(command)
             new_id = conn.execute(
                 insert(COMMAND).values(**_command_values(command)).returning(COMMAND.c.id)
             ).scalar_one()
             stored = replace(command, id=int(new_id))
             pending = None if opens is None else opens(stored)
             if pending is not None:
+                self.hints.pending_opened(pending.charger_id)
                 open_pending(conn, pending)
         return stored
 
@@ -530,6 +699,8 @@ class SqlCommands:
         )
 
     def received_since(self, since: datetime) -> list[RemoteCommand]:
+        if self.hints.no_commands_since(since):
+            return []
         return self._commands(
             select(COMMAND).where(COMMAND.c.received_at >= since).order_by(COMMAND.c.id)
         )
@@ -540,6 +711,8 @@ class SqlCommands:
         )
 
     def with_token(self, partner: str, presented: str) -> list[RemoteCommand]:
+        if self.hints.no_token(partner, token_key(presented)):
+            return []
         return self._commands(
             select(COMMAND)
             .where(COMMAND.c.partner == partner, COMMAND.c.token_key == token_key(presented))
@@ -563,7 +736,9 @@ class SqlCommands:
             RESERVATION.c.reservation_key == values["reservation_key"],
             RESERVATION.c.location_key == values["location_key"],
         )
-        with self._engine.begin() as conn:
+        with self.hints.writing(), self._engine.begin() as conn:
+            if reservation.state.holds:
+                self.hints.may_hold()
             existing = conn.execute(select(RESERVATION.c.id).where(*key)).scalar()
             if existing is None:
                 new_id = conn.execute(
@@ -580,6 +755,7 @@ class SqlCommands:
             ).scalar()
             pending = None if opens is None or still_open else opens(stored)
             if pending is not None:
+                self.hints.pending_opened(pending.charger_id)
                 open_pending(conn, pending)
         return stored
 
@@ -603,7 +779,9 @@ class SqlCommands:
     def set_reservation_state(
         self, reservation: int, state: ReservationState, *, now: datetime
     ) -> None:
-        with self._engine.begin() as conn:
+        with self.hints.writing(), self._engine.begin() as conn:
+            if state.holds:
+                self.hints.may_hold()
             conn.execute(
                 update(RESERVATION)
                 .where(RESERVATION.c.id == reservation)
@@ -614,12 +792,16 @@ class SqlCommands:
                 move_pending(conn, PendingKind.RESERVATION, reservation, session, now)
 
     def held_reservations(self) -> list[Reservation]:
-        with self._engine.connect() as conn:
+        if self.hints.none_held():
+            return []
+        # Under the lock no reservation is being written, so "none" is the truth.
+        with self.hints.lock, self._engine.connect() as conn:
             rows = conn.execute(
                 select(RESERVATION)
                 .where(RESERVATION.c.state.in_(_HOLDING))
                 .order_by(RESERVATION.c.id)
             ).all()
+            self.hints.held_seen(bool(rows))
         return [_reservation(row) for row in rows]
 
     # --- session links --------------------------------------------------------------------

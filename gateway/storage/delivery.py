@@ -24,10 +24,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Collection, Iterable, Mapping, Sequence
+import threading
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import (
     ColumnElement,
@@ -76,6 +78,7 @@ from gateway.storage.commands import (
     PENDING,
     claim_candidates,
     free_session_id,
+    hints_for,
     pending_key,
     pending_of,
     pending_row_of,
@@ -157,9 +160,28 @@ class ConfigObject:
 class SqlDelivery:
     """Delivery state on the gateway's engine (see the module docstring)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, plain: bool = False) -> None:
+        """``plain`` (SQLite only): the commit path's own statements are plain SQL."""
         self.engine = engine
         self.sealer: Sealer | None = None
+        self._hints = hints_for(engine)
+        self._plain = plain
+        #: Held by every write transaction of the commit path and of this class (SQLite).
+        self.write_lock: AbstractContextManager[Any] = (
+            threading.RLock() if engine.dialect.name == "sqlite" else nullcontext()
+        )
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A write transaction, queued in-process behind the commit path's (SQLite).
+
+        SQLite's busy handler polls the write lock with sleeps of up to 100 ms; the
+        commit path, busy, releases it for far shorter gaps and takes it again, so a
+        pusher's write could poll past its whole busy timeout ("database is locked").
+        Waiting on this lock instead, it gets the database at the first release.
+        """
+        with self.write_lock, self.engine.begin() as conn:
+            yield conn
 
     # --- dialect helpers ---------------------------------------------------------------
 
@@ -170,6 +192,9 @@ class SqlDelivery:
     def _upsert_outbox(
         self, conn: Connection, kind: PushKind, object_id: str, at: datetime
     ) -> None:
+        if self._plain:
+            _driver_execute(conn, _UPSERT_OUTBOX, (kind.value, object_id, _utc_text(at)))
+            return
         stmt = self._insert(_OUTBOX)
         stmt = stmt.on_conflict_do_update(
             index_elements=["kind", "object_id"], set_={"changed_at": stmt.excluded.changed_at}
@@ -199,7 +224,7 @@ class SqlDelivery:
     def _seal_for(
         self, conn: Connection, row_id: int, tx: Transaction, at: datetime
     ) -> Seal | None:
-        found = conn.execute(select(SEAL).where(SEAL.c.tx_row == row_id)).first()
+        found = self._find_seal(conn, row_id)
         stored = None if found is None else _seal(found)
         token_known = found is not None and found.token is not None
         if stored is not None and (token_known or tx.token is None):
@@ -228,18 +253,19 @@ class SqlDelivery:
             )
             return replace(stored, token=token, owner=owner)
         session_id = self._session_id_for(conn, row_id, tx, fresh, at)
-        conn.execute(
-            SEAL.insert(),
-            {
-                "tx_row": row_id,
-                "session_id": session_id,
-                "site": fresh.site,
-                "token": None if tx.token is None else (token or _NOBODY),
-                "owner_country": None if owner is None else owner[0],
-                "owner_party": None if owner is None else owner[1],
-                "sealed_at": at,
-            },
-        )
+        values = {
+            "tx_row": row_id,
+            "session_id": session_id,
+            "site": fresh.site,
+            "token": None if tx.token is None else (token or _NOBODY),
+            "owner_country": None if owner is None else owner[0],
+            "owner_party": None if owner is None else owner[1],
+            "sealed_at": at,
+        }
+        if self._plain:
+            _driver_execute(conn, _INSERT_SEAL, (*list(values.values())[:-1], _utc_text(at)))
+        else:
+            conn.execute(SEAL.insert(), values)
         if fresh.problem:
             self._note(conn, tx.charger_id, at, "delivery:unsealed", fresh.problem)
         return replace(fresh, session_id=session_id, token=token, owner=owner)
@@ -251,23 +277,34 @@ class SqlDelivery:
         claim = self._claim(conn, tx)
         taken = None if claim is None else take_pending(conn, claim, row_id, at)
         if taken is None:
-            return free_session_id(conn, fresh.session_id)
+            return free_session_id(conn, fresh.session_id, plain=self._plain)
         self._inherit_ledger(conn, row_id)
         return taken
 
     def _claim(self, conn: Connection, tx: Transaction) -> Claim | None:
-        if self.sealer is None:
+        if self.sealer is None or self._hints.no_pending_at(conn, tx.charger_id):
             return None
         starts, reservations = claim_candidates(
             conn, tx.charger_id, tx.received_at - PENDING_WINDOW
         )
         if not starts and not reservations:
+            self._hints.pending_seen(conn, tx.charger_id)
             return None
         try:
             return self.sealer.claim(tx, starts, reservations)
         except Exception:  # the charge is recorded regardless; its Session gets its own id
             log.exception("cannot match transaction %s/%s", tx.charger_id, tx.tx_id)
             return None
+
+    def _find_seal(self, conn: Connection, row_id: int) -> Any:
+        if not self._plain:
+            return conn.execute(select(SEAL).where(SEAL.c.tx_row == row_id)).first()
+        cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            row = cur.execute(_FIND_SEAL, (row_id,)).fetchone()
+        finally:
+            cur.close()
+        return None if row is None else _SealColumns(*row)
 
     def _inherit_ledger(self, conn: Connection, row_id: int) -> None:
         """Partners hold the pending session already: the transaction's Session PATCHes it."""
@@ -341,7 +378,7 @@ class SqlDelivery:
 
     def build_cdr(self, row_id: int, *, at: datetime) -> bool:
         """Build a CDR the stop could not (a seal or builder failure); True if one exists."""
-        with self.engine.begin() as conn:
+        with self.begin() as conn:
             if conn.execute(select(CDR.c.id).where(CDR.c.tx_row == row_id)).first():
                 conn.execute(
                     delete(_OUTBOX).where(
@@ -377,7 +414,7 @@ class SqlDelivery:
 
     def add_cdr(self, record: CdrRecord) -> bool:
         """Store a CDR made outside a stop (a credit CDR) and queue it; False if it exists."""
-        with self.engine.begin() as conn:
+        with self.begin() as conn:
             return self._insert_cdr(conn, record)
 
     # --- configuration -----------------------------------------------------------------
@@ -746,7 +783,7 @@ class SqlDelivery:
             for kind, object_id in objects
         ]
         taken = [{"b_id": item.id, "b_at": item.changed_at} for item, _ in routes]
-        with self.engine.begin() as conn:
+        with self.begin() as conn:
             if queued:
                 conn.execute(self._queue_statement(), queued)
             if taken:
@@ -874,7 +911,7 @@ class SqlDelivery:
             PUSH.c.kind == bindparam("b_kind"),
             PUSH.c.object_id == bindparam("b_object"),
         )
-        with self.engine.begin() as conn:
+        with self.begin() as conn:
             if sent:
                 conn.execute(update(PUSH).where(*where).values(**_SENT_BINDS), sent)
             if done:
@@ -949,7 +986,7 @@ class SqlDelivery:
 
     def retry_now(self, partner_id: int) -> int:
         """Make every due object of a partner due at once; how many there are."""
-        with self.engine.begin() as conn:
+        with self.begin() as conn:
             conn.execute(
                 update(PUSH)
                 .where(PUSH.c.partner_id == partner_id, PUSH.c.due == true())
@@ -1190,3 +1227,43 @@ def config_objects(settings: Settings) -> dict[str, ConfigObject]:
         key = f"tariff:{tariff.id}"
         objects[key] = ConfigObject(fingerprint=fingerprints[key], doc=tariff.model_dump_json())
     return objects
+
+
+# --- plain SQL on the commit path (SQLite) ---------------------------------------------------
+
+
+class _SealColumns(NamedTuple):
+    session_id: str
+    site: str | None
+    token: str | None
+    owner_country: str | None
+    owner_party: str | None
+
+
+_SEAL_COLUMNS = ("tx_row", "session_id", "site", "token", "owner_country", "owner_party")
+# Built once at import from the table definitions: no value ever enters the text.
+_FIND_SEAL = f'SELECT {", ".join(_SEAL_COLUMNS[1:])} FROM "{SEAL.name}" WHERE tx_row = ?'  # noqa: S608
+_INSERT_SEAL = (
+    f'INSERT INTO "{SEAL.name}" ({", ".join(_SEAL_COLUMNS)}, sealed_at) '  # noqa: S608
+    f"VALUES ({', '.join('?' for _ in _SEAL_COLUMNS)}, ?)"
+)
+_UPSERT_OUTBOX = (
+    f'INSERT INTO "{_OUTBOX.name}" (kind, object_id, changed_at) VALUES (?, ?, ?) '  # noqa: S608
+    "ON CONFLICT (kind, object_id) DO UPDATE SET changed_at = excluded.changed_at"
+)
+
+
+def _driver_execute(conn: Connection, sql: str, params: Sequence[Any]) -> None:
+    """One statement on the driver's connection: the same database transaction as ``conn``."""
+    cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cur.execute(sql, params)
+    finally:
+        cur.close()
+
+
+def _utc_text(value: datetime) -> str:
+    """A timestamp as ``UtcDateTime`` stores it on SQLite (``gateway.storage.sql.utc_text``)."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime reached the store")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")

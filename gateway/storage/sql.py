@@ -159,7 +159,7 @@ class SqlStore:
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas(busy_timeout_ms))
         #: Seals, CDRs and push queues; its ``sealer`` is set once the OCPI side is built.
-        self.delivery = SqlDelivery(self.engine)
+        self.delivery = SqlDelivery(self.engine, plain=use_plain)
         self._plain = PlainSqliteWriter(self.delivery) if use_plain else None
 
     # --- lifecycle ---------------------------------------------------------------
@@ -302,7 +302,7 @@ class SqlStore:
         return [(r.kind, r.text) for r in rows]
 
     def commit(self, batch: Sequence[Change]) -> None:
-        with self.engine.begin() as conn:
+        with self.delivery.begin() as conn:
             if self._plain is not None:
                 self._plain.commit(conn, batch)
                 return
