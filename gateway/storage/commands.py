@@ -56,6 +56,7 @@ from gateway.domain.topology import ConnectorRef
 from gateway.storage.commands_tables import RemoteCommandRow, ReservationRow, SessionLinkRow
 from gateway.storage.delivery_tables import PendingSessionRow, TxSealRow
 from gateway.storage.tables import OutboxRow, TransactionRow
+from gateway.storage.writes import begin
 
 #: How much of a token uid a 1.6 charger reports (CiString20), and what is indexed.
 TOKEN_KEY_LENGTH = 20
@@ -593,7 +594,7 @@ class SqlCommands:
 
     def record(self, command: RemoteCommand, *, opens: Opener | None = None) -> RemoteCommand:
         """Store a command; ``opens`` builds its pending session, stored with it."""
-        with self.hints.writing(), self._engine.begin() as conn:
+        with self.hints.writing(), begin(self._engine) as conn:
             self.hints.command_recorded(command)
             new_id = conn.execute(
                 insert(COMMAND).values(**_command_values(command)).returning(COMMAND.c.id)
@@ -607,12 +608,12 @@ class SqlCommands:
 
     def end_pending(self, kind: PendingKind, source_id: int, *, now: datetime) -> bool:
         """The command or reservation will not lead to a transaction: its session is INVALID."""
-        with self._engine.begin() as conn:
+        with begin(self._engine) as conn:
             return bool(move_pending(conn, kind, source_id, PendingStatus.INVALID, now))
 
     def expire_pending(self, started_before: datetime, *, now: datetime) -> int:
         """START_SESSION sessions no transaction took within the window become INVALID."""
-        with self._engine.begin() as conn:
+        with begin(self._engine) as conn:
             sources = list(
                 conn.execute(
                     select(PENDING.c.source_id).where(
@@ -668,7 +669,7 @@ class SqlCommands:
         }
         if tx_id is not None:
             values["tx_id"] = tx_id
-        with self._engine.begin() as conn:
+        with begin(self._engine) as conn:
             changed = conn.execute(
                 update(COMMAND)
                 .where(COMMAND.c.id == command_id, COMMAND.c.state == RemoteState.PENDING.value)
@@ -677,7 +678,7 @@ class SqlCommands:
         return bool(changed)
 
     def finish(self, command_id: int, *, state: RemoteState, attempts: int, now: datetime) -> None:
-        with self._engine.begin() as conn:
+        with begin(self._engine) as conn:
             conn.execute(
                 update(COMMAND)
                 .where(COMMAND.c.id == command_id)
@@ -736,7 +737,7 @@ class SqlCommands:
             RESERVATION.c.reservation_key == values["reservation_key"],
             RESERVATION.c.location_key == values["location_key"],
         )
-        with self.hints.writing(), self._engine.begin() as conn:
+        with self.hints.writing(), begin(self._engine) as conn:
             if reservation.state.holds:
                 self.hints.may_hold()
             existing = conn.execute(select(RESERVATION.c.id).where(*key)).scalar()
@@ -779,7 +780,7 @@ class SqlCommands:
     def set_reservation_state(
         self, reservation: int, state: ReservationState, *, now: datetime
     ) -> None:
-        with self.hints.writing(), self._engine.begin() as conn:
+        with self.hints.writing(), begin(self._engine) as conn:
             if state.holds:
                 self.hints.may_hold()
             conn.execute(
@@ -819,7 +820,7 @@ class SqlCommands:
             "linked_at": link.linked_at,
         }
         try:
-            with self._engine.begin() as conn:
+            with begin(self._engine) as conn:
                 conn.execute(insert(LINK).values(**values))
         except IntegrityError:
             return False

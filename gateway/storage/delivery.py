@@ -24,9 +24,8 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
@@ -100,6 +99,7 @@ from gateway.storage.tables import (
     TransactionRow,
     UtcDateTime,
 )
+from gateway.storage.writes import begin, write_lock
 
 log = logging.getLogger(__name__)
 
@@ -166,22 +166,12 @@ class SqlDelivery:
         self.sealer: Sealer | None = None
         self._hints = hints_for(engine)
         self._plain = plain
-        #: Held by every write transaction of the commit path and of this class (SQLite).
-        self.write_lock: AbstractContextManager[Any] = (
-            threading.RLock() if engine.dialect.name == "sqlite" else nullcontext()
-        )
+        #: Held by every write transaction on this engine (``gateway.storage.writes``).
+        self.write_lock = write_lock(engine)
 
-    @contextmanager
-    def begin(self) -> Iterator[Connection]:
-        """A write transaction, queued in-process behind the commit path's (SQLite).
-
-        SQLite's busy handler polls the write lock with sleeps of up to 100 ms; the
-        commit path, busy, releases it for far shorter gaps and takes it again, so a
-        pusher's write could poll past its whole busy timeout ("database is locked").
-        Waiting on this lock instead, it gets the database at the first release.
-        """
-        with self.write_lock, self.engine.begin() as conn:
-            yield conn
+    def begin(self) -> AbstractContextManager[Connection]:
+        """A write transaction, queued in-process behind the other writers (SQLite)."""
+        return begin(self.engine)
 
     # --- dialect helpers ---------------------------------------------------------------
 

@@ -37,6 +37,7 @@ from gateway.storage.partner_tables import (
     PartnerRoleRow,
     PartnerRow,
 )
+from gateway.storage.writes import begin
 
 
 def _table(model: type[SQLModel]) -> Table:
@@ -93,7 +94,7 @@ class SqlPartners:
         self, token: str, *, now: datetime, stale_before: datetime
     ) -> TokenMatch | None:
         prefix = self._keys.prefix(token)
-        with self._engine.begin() as conn:
+        with begin(self._engine) as conn:
             for row in conn.execute(select(TOKEN).where(TOKEN.c.prefix == prefix)).all():
                 if not self._keys.matches(token, row.digest):
                     continue
@@ -137,7 +138,7 @@ class SqlPartners:
     def invite(
         self, name: str, token: str, *, now: datetime, expires_at: datetime
     ) -> InvitationRecord:
-        with self._engine.begin() as conn:
+        with begin(self._engine) as conn:
             if conn.execute(select(PARTNER.c.id).where(PARTNER.c.name == name)).first():
                 raise PartnerConflictError(f"a partner called {name!r} already exists")
             conn.execute(
@@ -168,11 +169,11 @@ class SqlPartners:
             )
             .values(claimed_at=now)
         )
-        with self._engine.begin() as conn:
+        with begin(self._engine) as conn:
             return conn.execute(claim).rowcount == 1
 
     def release_invitation(self, invitation_id: int) -> None:
-        with self._engine.begin() as conn:
+        with begin(self._engine) as conn:
             conn.execute(
                 update(INVITATION)
                 .where(INVITATION.c.id == invitation_id, INVITATION.c.used_at.is_(None))
@@ -188,7 +189,7 @@ class SqlPartners:
         token: str,
         now: datetime,
     ) -> PartnerRecord:
-        with self._conflicts(link.roles), self._engine.begin() as conn:
+        with self._conflicts(link.roles), begin(self._engine) as conn:
             inv = conn.execute(
                 select(INVITATION).where(
                     INVITATION.c.id == invitation_id, INVITATION.c.used_at.is_(None)
@@ -223,7 +224,7 @@ class SqlPartners:
     def begin_connection(
         self, name: str, token: str, *, now: datetime, stale_before: datetime
     ) -> PartnerRecord:
-        with self._engine.begin() as conn:
+        with begin(self._engine) as conn:
             invited = select(INVITATION.c.id).where(
                 INVITATION.c.name == name, INVITATION.c.used_at.is_(None)
             )
@@ -252,7 +253,7 @@ class SqlPartners:
     def complete_connection(
         self, partner_id: int, link: PartnerLink, *, our_roles: tuple[PartyRole, ...], now: datetime
     ) -> PartnerRecord:
-        with self._conflicts(link.roles), self._engine.begin() as conn:
+        with self._conflicts(link.roles), begin(self._engine) as conn:
             self._check_roles(conn, link.roles, partner_id=partner_id)
             conn.execute(
                 update(PARTNER)
@@ -282,7 +283,7 @@ class SqlPartners:
         issue: str | None = None,
         confirm: int | None = None,
     ) -> int | None:
-        with self._conflicts(link.roles), self._engine.begin() as conn:
+        with self._conflicts(link.roles), begin(self._engine) as conn:
             if conn.execute(select(PARTNER.c.id).where(PARTNER.c.id == partner_id)).first() is None:
                 raise PartnerConflictError("the partner was removed meanwhile")
             self._check_roles(conn, link.roles, partner_id=partner_id)
@@ -299,17 +300,17 @@ class SqlPartners:
             return self._replace_unconfirmed(conn, partner_id, issue, now=now)
 
     def add_token(self, partner_id: int, token: str, *, now: datetime) -> int:
-        with self._engine.begin() as conn:
+        with begin(self._engine) as conn:
             return self._replace_unconfirmed(conn, partner_id, token, now=now)
 
     def confirm_token(self, token_id: int) -> None:
-        with self._engine.begin() as conn:
+        with begin(self._engine) as conn:
             row = conn.execute(select(TOKEN.c.partner_id).where(TOKEN.c.id == token_id)).first()
             if row is not None:
                 self._confirm(conn, token_id, row.partner_id)
 
     def remove(self, name: str) -> bool:
-        with self._engine.begin() as conn:
+        with begin(self._engine) as conn:
             row = conn.execute(select(PARTNER.c.id).where(PARTNER.c.name == name)).first()
             if row is not None:
                 self._delete(conn, row.id)

@@ -490,7 +490,7 @@ class SqlStore:
         ``objects`` (fingerprints and documents), changes are also queued for partners and
         objects that left the file are kept as removed (``SqlDelivery.reconcile``).
         """
-        with self.engine.begin() as conn:
+        with self.delivery.begin() as conn:
             if objects is not None:
                 return self.delivery.reconcile(conn, objects, now)
             stored = {

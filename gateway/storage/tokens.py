@@ -21,6 +21,7 @@ from gateway.domain.commands import LocalListEntry
 from gateway.domain.tokens import ID_TAG_WIDTH, LocalListState, StoredToken, uid_key
 from gateway.domain.transactions import AuthToken, TokenKind
 from gateway.storage.token_tables import LocalListRow, RoamingTokenRow, TokenPullRow
+from gateway.storage.writes import begin
 
 
 def _table(model: type[SQLModel]) -> Table:
@@ -105,14 +106,14 @@ class SqlTokens:
     def put_token(
         self, token: StoredToken, *, now: datetime, if_newer: bool = False
     ) -> bool | None:
-        with self._engine.begin() as conn:
+        with begin(self._engine) as conn:
             return self._put(conn, token, now=now, if_newer=if_newer)
 
     def put_tokens(
         self, tokens: Sequence[StoredToken], *, now: datetime, if_newer: bool = False
     ) -> int:
         """Store a batch (a pulled page) in one transaction; return how many were written."""
-        with self._engine.begin() as conn:
+        with begin(self._engine) as conn:
             return sum(self._put(conn, t, now=now, if_newer=if_newer) is not None for t in tokens)
 
     def _put(
@@ -186,7 +187,7 @@ class SqlTokens:
         stmt = stmt.on_conflict_do_update(
             index_elements=["partner"], set_={"pulled_at": stmt.excluded.pulled_at}
         )
-        with self._engine.begin() as conn:
+        with begin(self._engine) as conn:
             conn.execute(stmt, {"partner": partner, "pulled_at": started_at})
 
     # --- local authorisation lists ---------------------------------------------------
@@ -210,7 +211,7 @@ class SqlTokens:
             index_elements=["charger_id"],
             set_={k: stmt.excluded[k] for k in ("version", "entries", "in_sync", "updated_at")},
         )
-        with self._engine.begin() as conn:
+        with begin(self._engine) as conn:
             conn.execute(
                 stmt,
                 {

@@ -1,19 +1,23 @@
-"""SQLite writes beside a busy commit path: the pusher's write waits its turn, never times out."""
+"""SQLite writes beside a busy commit path: other writers wait their turn, never time out."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
+
+import pytest
 
 from gateway.domain.delivery import Claim, OutboxItem, PushKind, Seal
 from gateway.domain.remote import RemoteCommand, Reservation
 from gateway.domain.transactions import Transaction
 from gateway.storage.sql import SqlStore
+from gateway.storage.tokens import SqlTokens
 from tests.builders import T0
 from tests.gateway.test_delivery_store import Sealer, a_transaction, commit
+from tests.gateway.test_token_store import stored
 
 HOLD_S = 0.05
 
@@ -31,10 +35,23 @@ class SlowSealer(Sealer):
         return None
 
 
-def test_a_push_queue_write_waits_for_the_busy_commit_path_instead_of_failing(tmp_path: Path):
+def push_queue_write(store: SqlStore, i: int) -> None:
+    item = OutboxItem(id=i, kind=PushKind.EVSE, object_id=f"E{i}", changed_at=T0)
+    store.delivery.fan_out([(item, [1])], now=T0)
+
+
+def token_write(store: SqlStore, i: int) -> None:
+    SqlTokens(store.engine).put_token(stored(uid=f"04a1b2{i:02d}"), now=T0)
+
+
+@pytest.mark.parametrize("write", [push_queue_write, token_write], ids=["push", "token"])
+def test_a_write_waits_for_the_busy_commit_path_instead_of_failing(
+    tmp_path: Path, write: Callable[[SqlStore, int], None]
+):
     """The commit path takes the write lock back to back (gaps far below SQLite's polling
-    interval); fan_out still gets in at the next gap, within about one commit's time,
-    where polling alone ran out of its busy timeout ("database is locked")."""
+    interval); a pusher's or a partner's token write still gets in at the next gap, within
+    about one commit's time, where polling alone ran out of its busy timeout ("database is
+    locked")."""
     store = SqlStore(f"sqlite:///{tmp_path / 'gateway.db'}", busy_timeout_ms=250)
     store.open()
     store.delivery.sealer = SlowSealer()
@@ -53,9 +70,8 @@ def test_a_push_queue_write_waits_for_the_busy_commit_path_instead_of_failing(tm
     try:
         time.sleep(HOLD_S / 2)
         for i in range(6):
-            item = OutboxItem(id=i, kind=PushKind.EVSE, object_id=f"E{i}", changed_at=T0)
             started = time.perf_counter()
-            store.delivery.fan_out([(item, [1])], now=T0)
+            write(store, i)
             waits.append(time.perf_counter() - started)
     finally:
         stop.set()
