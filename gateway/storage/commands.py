@@ -441,12 +441,15 @@ class Hints:
     """What the remote-control tables cannot hold, so a query for it can be skipped.
 
     Shared by every ``SqlCommands`` and ``SqlDelivery`` on one engine (``hints_for``).
-    Each answer errs only towards asking the database.
+    Each answer errs only towards asking the database. ``shared``: other processes write
+    the same database (PostgreSQL with several gateway instances, DESIGN.md §6), so what
+    this process saw is not the whole truth and every answer is "ask".
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, shared: bool = False) -> None:
         # Weak: the hints are the value of a weak mapping keyed by this engine.
         self._engine = weakref.ref(engine)
+        self._shared = shared
         #: Held by every write that may add a match, until it commits.
         self.lock = threading.RLock()
         self._loaded = False
@@ -462,7 +465,7 @@ class Hints:
         """
         if self._loaded:
             return True
-        if not self.lock.acquire(blocking=False):
+        if self._shared or not self.lock.acquire(blocking=False):
             return False
         try:
             if not self._loaded:
@@ -579,7 +582,8 @@ def hints_for(engine: Engine) -> Hints:
     with _HINTS_LOCK:
         found = _HINTS.get(engine)
         if found is None:
-            found = _HINTS[engine] = Hints(engine)
+            # Only a SQLite file is this process's alone (one gateway per file).
+            found = _HINTS[engine] = Hints(engine, shared=engine.dialect.name != "sqlite")
         return found
 
 

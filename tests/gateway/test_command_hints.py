@@ -13,7 +13,7 @@ from sqlalchemy import Engine, event
 
 from gateway.domain.delivery import PendingKind
 from gateway.domain.remote import ReservationState
-from gateway.storage.commands import SqlCommands, hints_for
+from gateway.storage.commands import Hints, SqlCommands, hints_for
 from gateway.storage.sql import SqlStore
 from tests.builders import T0
 from tests.gateway.test_delivery_store import Sealer, a_transaction, commit
@@ -195,6 +195,18 @@ def test_unread_hints_ask_the_database(store: SqlStore):
         release.set()
         thread.join(5)
     assert hints.no_commands_since(T0)
+
+
+def test_a_database_other_processes_write_is_always_asked(store: SqlStore):
+    """Shared (PostgreSQL with several gateway instances): another instance may have
+    recorded a command this one never saw, so no answer ever skips the query."""
+    assert hints_for(store.engine).no_commands_since(T0)  # a SQLite file: this process's
+    hints = Hints(store.engine, shared=True)
+    assert not hints.no_commands_since(T0)
+    assert not hints.no_token("emsp", "X")
+    assert not hints.none_held()
+    with store.engine.connect() as conn:
+        assert not hints.no_pending_at(conn, "AC-0001")
 
 
 def test_too_many_tokens_turn_the_token_hint_off(store: SqlStore, monkeypatch):
