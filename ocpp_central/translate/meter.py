@@ -285,7 +285,53 @@ _CLOCK_REPLACED = frozenset(
 # --- one sampled value, per version ---------------------------------------------------------
 
 
+#: A 1.6 sampled value's wire texts (measurand, context, location, phase, unit, format)
+#: that were read once without a problem into a known measurand in a fitting unit: its
+#: attributes, conversion, canonical unit and whether the measurand is a register. A
+#: value with these texts and a plain decimal string needs none of the checks again; the
+#: same few combinations arrive in almost every message, so the table stays small.
+_CLEAN_V16: dict[
+    tuple[object, ...], tuple[_Attributes, Callable[[Decimal], Decimal], str, bool]
+] = {}
+
+
 def _v16_sampled(
+    sv: Mapping[str, Any], at: datetime, path: str, problems: list[MeterProblem]
+) -> _Found:
+    key = (
+        sv.get("measurand"),
+        sv.get("context"),
+        sv.get("location"),
+        sv.get("phase"),
+        sv.get("unit"),
+        sv.get("format"),
+    )
+    try:
+        clean = _CLEAN_V16.get(key)
+    except TypeError:  # a list or an object where a name belongs: the walk below says so
+        clean = None
+    if clean is not None:
+        raw = sv.get("value")
+        if type(raw) is str and _DECIMAL.fullmatch(raw) is not None:
+            attributes, convert, canonical_unit, register = clean
+            value = convert(Decimal(raw).scaleb(0))
+            if not (register and value < 0):
+                return _make_reading(attributes, at, value, canonical_unit), None
+    found = len(problems)
+    reading, signature = _v16_sampled_checked(sv, at, path, problems)
+    # Without a problem, the names were clean and the unit fitted: both tables hold them.
+    if (
+        reading is not None
+        and len(problems) == found
+        and key[5] in (None, "Raw")
+        and (named := _CLEAN_ATTRIBUTES.get(key[:4])) is not None
+        and (conversion := _CONVERSIONS.get((reading.measurand, key[4]))) is not None
+    ):
+        _CLEAN_V16[key] = (named, *conversion, reading.measurand.is_register)
+    return reading, signature
+
+
+def _v16_sampled_checked(
     sv: Mapping[str, Any], at: datetime, path: str, problems: list[MeterProblem]
 ) -> _Found:
     attributes = _attributes(sv, path, problems)
