@@ -10,11 +10,11 @@ REMOVED and PLANNED win over everything.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from datetime import datetime
 from types import MappingProxyType
 
 from gateway.core.effects import EvseChanged
+from gateway.core.evolve import evolve
 from gateway.domain.ids import EvseUid
 from gateway.domain.state import ChargerState, PublishedEvse
 from gateway.domain.status import ConnectorStatus, EvseStatus
@@ -87,4 +87,4 @@ def republish(
         )
     if not changed:
         return state, ()
-    return replace(state, evses=MappingProxyType(published)), tuple(changed)
+    return evolve(state, evses=MappingProxyType(published)), tuple(changed)
