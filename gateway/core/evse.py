@@ -69,13 +69,15 @@ def republish(
 
     An EVSE seen for the first time is always reported, so partners learn of it.
     """
-    published: dict[EvseUid, PublishedEvse] = dict(state.evses)
+    published: dict[EvseUid, PublishedEvse] | None = None  # copied at the first change
     changed: list[EvseChanged] = []
     for binding in bindings:
         status = project(state, binding)
-        before = published.get(binding.uid)
+        before = (state.evses if published is None else published).get(binding.uid)
         if before is not None and before.status is status:
             continue
+        if published is None:
+            published = dict(state.evses)
         published[binding.uid] = PublishedEvse(status=status, last_updated=now)
         changed.append(
             EvseChanged(
@@ -85,6 +87,6 @@ def republish(
                 last_updated=now,
             )
         )
-    if not changed:
+    if published is None:
         return state, ()
     return evolve(state, evses=MappingProxyType(published)), tuple(changed)
