@@ -250,7 +250,30 @@ def _sample(
         return None
     readings: list[Reading] = []
     signed: list[SignedReading] = []
+    quick = _CLEAN_V16 if sampled is _v16_sampled else None
     for j, value in enumerate(values):
+        if quick is not None and type(value) is dict:
+            # The usual 1.6 value: names and unit read cleanly before, a plain number.
+            get = value.get
+            key = (
+                get("measurand"),
+                get("context"),
+                get("location"),
+                get("phase"),
+                get("unit"),
+                get("format"),
+            )
+            raw = get("value")
+            try:
+                clean = quick.get(key)
+            except TypeError:  # a list or an object where a name belongs: read it below
+                clean = None
+            if clean is not None and type(raw) is str and _DECIMAL.fullmatch(raw) is not None:
+                attributes, convert, canonical_unit, register = clean
+                number = convert(Decimal(raw).scaleb(0))
+                if not (register and number < 0):
+                    readings.append(_make_reading(attributes, at, number, canonical_unit))
+                    continue
         where = f"{path}.sampledValue[{j}]"
         if not _is_object(value):
             problems.append(_malformed("a sampled value must be an object", value, where))
@@ -298,6 +321,7 @@ _CLEAN_V16: dict[
 def _v16_sampled(
     sv: Mapping[str, Any], at: datetime, path: str, problems: list[MeterProblem]
 ) -> _Found:
+    # `_sample` took the quick path already when it could; here the value is read in full.
     key = (
         sv.get("measurand"),
         sv.get("context"),
@@ -306,17 +330,6 @@ def _v16_sampled(
         sv.get("unit"),
         sv.get("format"),
     )
-    try:
-        clean = _CLEAN_V16.get(key)
-    except TypeError:  # a list or an object where a name belongs: the walk below says so
-        clean = None
-    if clean is not None:
-        raw = sv.get("value")
-        if type(raw) is str and _DECIMAL.fullmatch(raw) is not None:
-            attributes, convert, canonical_unit, register = clean
-            value = convert(Decimal(raw).scaleb(0))
-            if not (register and value < 0):
-                return _make_reading(attributes, at, value, canonical_unit), None
     found = len(problems)
     reading, signature = _v16_sampled_checked(sv, at, path, problems)
     # Without a problem, the names were clean and the unit fitted: both tables hold them.
