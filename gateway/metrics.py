@@ -13,6 +13,7 @@ label values escaped, histogram buckets cumulative with a final ``+Inf``.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 
 #: Seconds, from a sub-millisecond SQLite commit to a charger's 30 s patience.
@@ -81,6 +82,11 @@ class Counter(_Family):
     def inc(self, *values: str, by: float = 1.0) -> None:
         if by < 0:
             raise ValueError("counters only grow")
+        # A series seen before needs no label check: its key was checked when it was made.
+        known = self._values.get(values)
+        if known is not None:
+            self._values[values] = known + by
+            return
         key = self._key(values)
         self._values[key] = self._values.get(key, 0.0) + by
 
@@ -141,15 +147,14 @@ class Histogram(_Family):
         self._sums.setdefault(key, 0.0)
 
     def observe(self, value: float, *values: str) -> None:
-        key = self._key(values)
-        self.touch(*key)
-        counts = self._counts[key]
-        for i, bound in enumerate(self.buckets):
-            if value <= bound:
-                counts[i] += 1
-                break
-        else:
-            counts[-1] += 1
+        counts = self._counts.get(values)
+        key = values
+        if counts is None:  # a new series: check its labels once
+            key = self._key(values)
+            self.touch(*key)
+            counts = self._counts[key]
+        # The first bucket whose bound is >= value; past the last bound, the +Inf one.
+        counts[bisect_left(self.buckets, value)] += 1
         self._sums[key] += value
 
     def count(self, *values: str) -> int:

@@ -7,13 +7,14 @@ before anything leaves the process.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
 from typing import assert_never
 
 from gateway.core import evse, transactions
 from gateway.core.effects import Effect, NoteRecorded, SamplesRecorded
+from gateway.core.evolve import evolve
 from gateway.domain.events import (
     ChargerBooted,
     ChargerConnected,
@@ -106,14 +107,14 @@ def _apply(
 ) -> ChargerState:
     match event:
         case ChargerConnected(at=at, protocol=protocol):
-            return replace(state, connected=True, offline=False, since=at, protocol=protocol)
+            return evolve(state, connected=True, offline=False, since=at, protocol=protocol)
         case ChargerDisconnected(at=at):
             if not state.connected:
                 return state
-            return replace(state, connected=False, since=at)
+            return evolve(state, connected=False, since=at)
         case OfflineGraceElapsed():
             # A reconnect may have raced the scheduler: only a still-absent charger goes offline.
-            return state if state.connected else replace(state, offline=True)
+            return state if state.connected else evolve(state, offline=True)
         case ChargerBooted():
             boot = BootInfo(
                 vendor=event.vendor,
@@ -123,13 +124,13 @@ def _apply(
                 at=event.at,
                 accepted=event.accepted,
             )
-            return replace(state, boot=boot)
+            return evolve(state, boot=boot)
         case ConnectorStatusReported(connector=ref):
             if ref is None:
-                return replace(state, station=_report(event))
+                return evolve(state, station=_report(event))
             connectors = dict(state.connectors)
             connectors[ref] = _report(event)
-            return replace(state, connectors=MappingProxyType(connectors))
+            return evolve(state, connectors=MappingProxyType(connectors))
     assert_never(event)
 
 

@@ -10,11 +10,11 @@ REMOVED and PLANNED win over everything.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from datetime import datetime
 from types import MappingProxyType
 
 from gateway.core.effects import EvseChanged
+from gateway.core.evolve import evolve
 from gateway.domain.ids import EvseUid
 from gateway.domain.state import ChargerState, PublishedEvse
 from gateway.domain.status import ConnectorStatus, EvseStatus
@@ -69,13 +69,15 @@ def republish(
 
     An EVSE seen for the first time is always reported, so partners learn of it.
     """
-    published: dict[EvseUid, PublishedEvse] = dict(state.evses)
+    published: dict[EvseUid, PublishedEvse] | None = None  # copied at the first change
     changed: list[EvseChanged] = []
     for binding in bindings:
         status = project(state, binding)
-        before = published.get(binding.uid)
+        before = (state.evses if published is None else published).get(binding.uid)
         if before is not None and before.status is status:
             continue
+        if published is None:
+            published = dict(state.evses)
         published[binding.uid] = PublishedEvse(status=status, last_updated=now)
         changed.append(
             EvseChanged(
@@ -85,6 +87,6 @@ def republish(
                 last_updated=now,
             )
         )
-    if not changed:
+    if published is None:
         return state, ()
-    return replace(state, evses=MappingProxyType(published)), tuple(changed)
+    return evolve(state, evses=MappingProxyType(published)), tuple(changed)

@@ -9,11 +9,11 @@ for a transaction never seen starts it implicitly (the Started event may still b
 
 from __future__ import annotations
 
-from dataclasses import replace
 from types import MappingProxyType
 
 from gateway.core.effects import Effect, TransactionChanged, TransactionEventParked
 from gateway.core.energy import session_energy
+from gateway.core.evolve import evolve
 from gateway.domain.ids import ChargerId
 from gateway.domain.meter import MeterSample
 from gateway.domain.state import RECENT_ENDED, ChargerState
@@ -107,7 +107,7 @@ def _implicit(
 
 def _merge_start(tx: Transaction, event: TransactionStarted) -> Transaction:
     """A Started event that arrives after updates fills in what only it knows."""
-    return replace(
+    return evolve(
         tx,
         token=tx.token or event.token,
         started_at=min(tx.started_at, event.started_at),
@@ -123,7 +123,7 @@ def _merge_start(tx: Transaction, event: TransactionStarted) -> Transaction:
 
 
 def _update(tx: Transaction, event: TransactionUpdated | TransactionStopped) -> Transaction:
-    return replace(
+    return evolve(
         tx,
         token=tx.token or event.token,
         connector=tx.connector or event.connector,
@@ -149,7 +149,7 @@ def _stop(
         flags.add(TxFlag.CLOCK_SUSPECT)
     if tx.seen_seq and len(tx.seen_seq) != max(tx.seen_seq) + 1:
         flags.add(TxFlag.SEQUENCE_GAP)
-    return replace(
+    return evolve(
         tx,
         status=TransactionStatus.COMPLETED,
         meter_stop_wh=event.meter_stop_wh,
@@ -174,7 +174,7 @@ def _store(
         recently_ended = (*recently_ended, tx.tx_id)[-RECENT_ENDED:]
     else:
         open_txs[tx.tx_id] = tx
-    new_state = replace(
+    new_state = evolve(
         state, transactions=MappingProxyType(open_txs), recently_ended=recently_ended
     )
     before = state.transactions.get(tx.tx_id)

@@ -250,7 +250,30 @@ def _sample(
         return None
     readings: list[Reading] = []
     signed: list[SignedReading] = []
+    quick = _CLEAN_V16 if sampled is _v16_sampled else None
     for j, value in enumerate(values):
+        if quick is not None and type(value) is dict:
+            # The usual 1.6 value: names and unit read cleanly before, a plain number.
+            get = value.get
+            key = (
+                get("measurand"),
+                get("context"),
+                get("location"),
+                get("phase"),
+                get("unit"),
+                get("format"),
+            )
+            raw = get("value")
+            try:
+                clean = quick.get(key)
+            except TypeError:  # a list or an object where a name belongs: read it below
+                clean = None
+            if clean is not None and type(raw) is str and _DECIMAL.fullmatch(raw) is not None:
+                attributes, convert, canonical_unit, register = clean
+                number = convert(Decimal(raw).scaleb(0))
+                if not (register and number < 0):
+                    readings.append(_make_reading(attributes, at, number, canonical_unit))
+                    continue
         where = f"{path}.sampledValue[{j}]"
         if not _is_object(value):
             problems.append(_malformed("a sampled value must be an object", value, where))
@@ -285,7 +308,43 @@ _CLOCK_REPLACED = frozenset(
 # --- one sampled value, per version ---------------------------------------------------------
 
 
+#: A 1.6 sampled value's wire texts (measurand, context, location, phase, unit, format)
+#: that were read once without a problem into a known measurand in a fitting unit: its
+#: attributes, conversion, canonical unit and whether the measurand is a register. A
+#: value with these texts and a plain decimal string needs none of the checks again; the
+#: same few combinations arrive in almost every message, so the table stays small.
+_CLEAN_V16: dict[
+    tuple[object, ...], tuple[_Attributes, Callable[[Decimal], Decimal], str, bool]
+] = {}
+
+
 def _v16_sampled(
+    sv: Mapping[str, Any], at: datetime, path: str, problems: list[MeterProblem]
+) -> _Found:
+    # `_sample` took the quick path already when it could; here the value is read in full.
+    key = (
+        sv.get("measurand"),
+        sv.get("context"),
+        sv.get("location"),
+        sv.get("phase"),
+        sv.get("unit"),
+        sv.get("format"),
+    )
+    found = len(problems)
+    reading, signature = _v16_sampled_checked(sv, at, path, problems)
+    # Without a problem, the names were clean and the unit fitted: both tables hold them.
+    if (
+        reading is not None
+        and len(problems) == found
+        and key[5] in (None, "Raw")
+        and (named := _CLEAN_ATTRIBUTES.get(key[:4])) is not None
+        and (conversion := _CONVERSIONS.get((reading.measurand, key[4]))) is not None
+    ):
+        _CLEAN_V16[key] = (named, *conversion, reading.measurand.is_register)
+    return reading, signature
+
+
+def _v16_sampled_checked(
     sv: Mapping[str, Any], at: datetime, path: str, problems: list[MeterProblem]
 ) -> _Found:
     attributes = _attributes(sv, path, problems)

@@ -468,7 +468,7 @@ def _is_utf8_encodable(text: str) -> bool:
     return True
 
 
-def _dumps(frame: list[Any]) -> str:
+def _dumps(frame: list[Any] | str) -> str:
     text = _ENCODER.encode(frame)
     if text.isascii() or _is_utf8_encodable(text):
         return text
@@ -484,6 +484,9 @@ def encode_call(message_id: str, action: str, payload: Mapping[str, Any]) -> str
 
 def encode_result(message_id: str, payload: Mapping[str, Any]) -> str:
     """Serialize a CALLRESULT. Payload values must be JSON types (convert Decimal first)."""
+    if not payload:
+        # Most answers (MeterValues, StatusNotification) are empty: only the id needs encoding.
+        return f"[{_CALLRESULT},{_dumps(message_id)},{{}}]"
     return _dumps([_CALLRESULT, message_id, dict(payload)])
 
 

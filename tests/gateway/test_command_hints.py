@@ -234,3 +234,33 @@ def test_a_database_with_many_tokens_is_read_without_the_token_hint(tmp_path: Pa
         assert not SqlCommands(after.engine).hints.no_token("emsp", "ANY")
     finally:
         after.close()
+
+
+async def test_the_authoriser_answers_from_the_hints_and_still_sees_a_new_command(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+):
+    """With no command lately a start is not vouched for (and asks no thread); a command
+    recorded a moment later vouches for the next start at once."""
+    from gateway.domain.authorization import AuthDecision, AuthStatus
+    from gateway.domain.ids import ChargerId, EvseUid
+    from gateway.domain.transactions import AuthToken
+    from ocpi_bridge.commands import CommandAuthorizer
+
+    class Inner:
+        async def authorize(self, charger_id: Any, token: Any, evse_uid: Any) -> AuthDecision:
+            return AuthDecision(status=AuthStatus.INVALID)
+
+    commands = SqlCommands(store.engine)
+    authorizer = CommandAuthorizer(Inner(), store=commands, clock=lambda: T0)
+    token = AuthToken(value=a_command().token.uid)  # type: ignore[union-attr]
+    where = (ChargerId("AC-0001"), token, EvseUid("AC-0001-1"))
+    assert (await authorizer.authorize(*where)).status is AuthStatus.INVALID  # reads the hints
+    queries = Queries(store.engine)
+    with monkeypatch.context() as patched:
+        patched.setattr("ocpi_bridge.commands.asyncio.to_thread", None)  # must not be needed
+        assert (await authorizer.authorize(*where)).status is AuthStatus.INVALID
+    assert queries.count() == 0
+
+    commands.record(a_command(received_at=T0 - timedelta(minutes=1)))
+    decision = await authorizer.authorize(*where)
+    assert (decision.status, decision.source) == (AuthStatus.ACCEPTED, "emsp")

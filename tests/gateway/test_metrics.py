@@ -87,3 +87,26 @@ def test_collectors_add_families_at_scrape_time():
     text = m.render([extra])
     assert text.index("extra_value NaN") < text.index("now_value +Inf")
     assert text.index("now_value") < text.index("gateway_ocpp_messages_total")
+
+
+@given(st.floats(min_value=0, max_value=100, allow_nan=False))
+def test_an_observation_lands_in_the_first_bucket_whose_bound_it_does_not_exceed(value):
+    """A value equal to a bound counts in that bucket; above the last, only in +Inf."""
+    h = Histogram("h", "H.", ("a",), buckets=(0.5, 1.0, 2.5))
+    h.observe(value, "x")
+    h.observe(value, "x")  # the second observation takes the known-series path
+    expected = next((i for i, bound in enumerate(h.buckets) if value <= bound), len(h.buckets))
+    counts = [0] * (len(h.buckets) + 1)
+    counts[expected] = 2
+    assert h._counts[("x",)] == counts
+    assert h.count("x") == 2
+
+
+def test_a_known_series_still_counts_after_its_first_increment():
+    """Repeated increments of one label set add up in the same series."""
+    c = Counter("x_total", "X.", ("a", "b"))
+    for _ in range(3):
+        c.inc("in", "Heartbeat")
+    assert c.value("in", "Heartbeat") == 3
+    with pytest.raises(ValueError, match="takes labels"):
+        c.inc("in")

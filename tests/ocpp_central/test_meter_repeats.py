@@ -80,3 +80,42 @@ def test_a_repeated_unit_is_converted_or_refused_as_the_first_time(
     first = from_v16_meter_values(message, received_at=RECEIVED)
     second = from_v16_meter_values(message, received_at=RECEIVED)
     assert first == second
+
+
+units = st.one_of(st.none(), st.sampled_from(["Wh", "kWh", "W", "kW", "A", "V", "K", "bogus"]))
+formats = st.one_of(st.none(), st.sampled_from(["Raw", "SignedData", "Odd"]))
+values = st.one_of(
+    st.sampled_from(["12.5", "-3", "0", " 7", "1e3", "", "abc"]),
+    st.integers(-5, 5),
+    st.none(),
+)
+
+
+@given(st.tuples(names, names, names, names), units, formats, st.lists(values, min_size=2))
+def test_a_known_combination_reads_every_value_as_the_first_read_did(
+    attributes: tuple[Any, Any, Any, Any], unit: Any, fmt: Any, sent: list[Any]
+) -> None:
+    """Once a 1.6 combination of names read cleanly, each later value of it (bad numbers,
+    negative registers included) gives the readings and problems it gives when alone."""
+    extra = {k: v for k, v in (("unit", unit), ("format", fmt)) if v is not None}
+    for value in sent:
+        message = [{"timestamp": STAMP, "sampledValue": [{**sampled(attributes, value), **extra}]}]
+        alone = from_v16_meter_values(message, received_at=RECEIVED)
+        clean = [{"timestamp": STAMP, "sampledValue": [{**sampled(attributes, "5"), **extra}]}]
+        from_v16_meter_values(clean, received_at=RECEIVED)  # the combination is known now
+        assert from_v16_meter_values(message, received_at=RECEIVED) == alone
+
+
+def test_a_negative_register_is_dropped_after_its_combination_read_cleanly() -> None:
+    """The quick path for known names still refuses a register that went below zero."""
+    sv = {"measurand": "Energy.Active.Import.Register", "unit": "kWh", "context": "Trigger"}
+    ok = from_v16_meter_values(
+        [{"timestamp": STAMP, "sampledValue": [{**sv, "value": "1.5"}]}], received_at=RECEIVED
+    )
+    assert ok.samples[0].readings[0].value == 1500
+    assert ok.samples[0].readings[0].unit == "Wh"
+    bad = from_v16_meter_values(
+        [{"timestamp": STAMP, "sampledValue": [{**sv, "value": "-1"}]}], received_at=RECEIVED
+    )
+    assert bad.samples == ()
+    assert [p.code for p in bad.problems] == [MeterProblemCode.NEGATIVE_REGISTER]

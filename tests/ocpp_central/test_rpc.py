@@ -763,3 +763,11 @@ def test_a_callresulterror_survives_encode_then_decode(message_id, code, details
     assert decoded == CallResultError(
         message_id=message_id, code=code.value, description="why", details=details
     )
+
+
+@given(st.text(max_size=40))
+def test_an_empty_result_is_framed_as_any_other_result(message_id: str) -> None:
+    """The short path for ``{}`` answers writes what the general encoder writes, lone
+    surrogates in the echoed id included."""
+    general = encode_result(message_id, {"k": 1})
+    assert encode_result(message_id, {}) == general[: -len('{"k":1}]')] + "{}]"
