@@ -217,7 +217,7 @@ class Gateway:
         # A partner's START_SESSION / RESERVE_NOW token is vouched for before anyone else
         # is asked (mod_commands: no real-time authorisation for 15 minutes).
         self.charger_authorizer = CommandAuthorizer(
-            self.authorizer, store=self.remote_store, clock=clock
+            self.authorizer, store=self.remote_store, clock=clock, hints=self.remote_store.hints
         )
         self.ocpp = OcppServer(
             settings,

@@ -1161,7 +1161,9 @@ class RemoteControl:
             )
 
 
-class _CommandHints(Protocol):
+class CommandHints(Protocol):
+    """What a store remembers in memory of its commands (``gateway.storage.commands.Hints``)."""
+
     def no_commands_since(self, since: datetime) -> bool:
         """True only when no command was received at or after ``since``."""
         ...
@@ -1176,15 +1178,19 @@ class CommandAuthorizer:
     Every other question goes to ``inner``.
     """
 
-    def __init__(self, inner: Authorizer, *, store: CommandLog, clock: Clock) -> None:
+    def __init__(
+        self,
+        inner: Authorizer,
+        *,
+        store: CommandLog,
+        clock: Clock,
+        hints: CommandHints | None = None,
+    ) -> None:
         self._inner = inner
         self._store = store
         self._clock = clock
-        # A store that keeps hints in memory can say "no command lately" without a thread.
-        hints = getattr(store, "hints", None)
-        self._hints: _CommandHints | None = (
-            hints if callable(getattr(hints, "no_commands_since", None)) else None
-        )
+        # With the store's in-memory hints, "no command lately" needs no worker thread.
+        self._hints = hints
         self._hints_read = False  # the first question goes to the store, which reads them
 
     async def authorize(

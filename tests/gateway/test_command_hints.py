@@ -251,7 +251,7 @@ async def test_the_authoriser_answers_from_the_hints_and_still_sees_a_new_comman
             return AuthDecision(status=AuthStatus.INVALID)
 
     commands = SqlCommands(store.engine)
-    authorizer = CommandAuthorizer(Inner(), store=commands, clock=lambda: T0)
+    authorizer = CommandAuthorizer(Inner(), store=commands, clock=lambda: T0, hints=commands.hints)
     token = AuthToken(value=a_command().token.uid)  # type: ignore[union-attr]
     where = (ChargerId("AC-0001"), token, EvseUid("AC-0001-1"))
     assert (await authorizer.authorize(*where)).status is AuthStatus.INVALID  # reads the hints
