@@ -89,7 +89,7 @@ from gateway.domain.commands import (
     UnlockConnector as UnlockConnectorCall,
 )
 from gateway.domain.delivery import PENDING_WINDOW, PendingKind, PendingSession
-from gateway.domain.events import CHARGING_LIMIT_CHANGED, RESERVATION_REPORTED
+from gateway.domain.events import LimitChanged, ReservationReleased
 from gateway.domain.ids import ChargerId, EvseUid
 from gateway.domain.remote import (
     PartnerToken,
@@ -997,19 +997,18 @@ class RemoteControl:
             self._spawn(self._link_transaction(tx), f"link-{tx.charger_id}-{tx.tx_id}")
         elif isinstance(effect, EvseChanged) and effect.status is EvseStatus.OUT_OF_ORDER:
             self._spawn(self._cancel_reservations(effect.uid), f"cancel-at-{effect.uid}")
-        elif isinstance(effect, NoteRecorded) and effect.kind == RESERVATION_REPORTED:
-            self._spawn(
-                self._reservation_reported(effect.charger_id, effect.detail),
-                f"reservation-at-{effect.charger_id}",
-            )
-        elif isinstance(effect, NoteRecorded) and effect.kind == CHARGING_LIMIT_CHANGED:
-            evse = effect.detail.get("evseId")
-            self._spawn(
-                self._limit_changed(
-                    effect.charger_id, evse if isinstance(evse, int) and evse else None
-                ),
-                f"limit-at-{effect.charger_id}",
-            )
+        elif isinstance(effect, NoteRecorded):
+            match effect.signal:
+                case ReservationReleased() as released:
+                    self._spawn(
+                        self._reservation_released(effect.charger_id, released),
+                        f"reservation-at-{effect.charger_id}",
+                    )
+                case LimitChanged(evse=evse):
+                    self._spawn(
+                        self._limit_changed(effect.charger_id, evse),
+                        f"limit-at-{effect.charger_id}",
+                    )
 
     async def _link_transaction(self, tx: Transaction) -> None:
         """Link a new transaction to the START_SESSION or reservation it answers."""
@@ -1125,26 +1124,25 @@ class RemoteControl:
             self._session_changed()
         return len(expired)
 
-    async def _reservation_reported(self, charger_id: ChargerId, report: Mapping[str, Any]) -> None:
-        """2.0.1 ReservationStatusUpdate: the charger let a reservation go before we did.
+    async def _reservation_released(
+        self, charger_id: ChargerId, released: ReservationReleased
+    ) -> None:
+        """The charger let a reservation go before we did (2.0.1 ReservationStatusUpdate).
 
-        ``Expired`` ends it as expired, ``Removed`` (taken back at the charger) as
-        cancelled; either way the EVSE is free and the reservation's Session is INVALID.
+        An expiry ends it as expired, a removal at the charger as cancelled; either way
+        the EVSE is free and the reservation's Session is INVALID.
         """
-        state = {"Expired": ReservationState.EXPIRED, "Removed": ReservationState.CANCELLED}.get(
-            str(report.get("reservationUpdateStatus"))
-        )
+        state = ReservationState.EXPIRED if released.expired else ReservationState.CANCELLED
         held = await asyncio.to_thread(self._store.held_reservations)
         found = next(
             (
                 r
                 for r in held
-                if r.charger_id == charger_id
-                and t.charger_int_id(r.id) == report.get("reservationId")
+                if r.charger_id == charger_id and t.charger_int_id(r.id) == released.reservation_id
             ),
             None,
         )
-        if state is None or found is None:
+        if found is None:
             return
         await asyncio.to_thread(
             self._store.set_reservation_state, found.id, state, now=self._clock()

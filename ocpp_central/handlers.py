@@ -17,7 +17,7 @@ from typing import Any
 
 from gateway.config import ChargerSettings
 from gateway.domain.authorization import AuthDecision, AuthStatus
-from gateway.domain.events import CHARGING_LIMIT_CHANGED, RESERVATION_REPORTED, ChargerReported
+from gateway.domain.events import ChargerReported, Signal
 from gateway.domain.ids import ChargerId
 from gateway.domain.topology import ConnectorRef
 from gateway.domain.transactions import AuthToken, TransactionStarted
@@ -66,10 +66,17 @@ class ChargerSession:
             log.warning("authorisation timed out charger=%s", self.charger_id)
             return AuthDecision(status=AuthStatus.INVALID, source="timeout")
 
-    async def note(self, kind: str, text: str, payload: Mapping[str, Any]) -> None:
+    async def note(
+        self, kind: str, text: str, payload: Mapping[str, Any], signal: Signal | None = None
+    ) -> None:
         await self.sink.submit(
             ChargerReported(
-                charger_id=self.charger_id, at=self.clock(), kind=kind, text=text, detail=payload
+                charger_id=self.charger_id,
+                at=self.clock(),
+                kind=kind,
+                text=text,
+                detail=payload,
+                signal=signal,
             )
         )
 
@@ -80,11 +87,18 @@ Handler = Callable[[ChargerSession, dict[str, Any]], Awaitable[dict[str, Any]]]
 # --- both versions ------------------------------------------------------------------
 
 
-def _reported(kind: str, describe: Callable[[dict[str, Any]], str]) -> Handler:
-    """A message the operator should be able to read: store it, answer the empty result."""
+def _reported(
+    kind: str,
+    describe: Callable[[dict[str, Any]], str],
+    signal: Callable[[dict[str, Any]], Signal | None] | None = None,
+) -> Handler:
+    """A message the operator should be able to read: store it, answer the empty result.
+
+    ``signal``: what the message means to the rest of the gateway, if anything.
+    """
 
     async def handle(s: ChargerSession, payload: dict[str, Any]) -> dict[str, Any]:
-        await s.note(kind, describe(payload), payload)
+        await s.note(kind, describe(payload), payload, None if signal is None else signal(payload))
         return {}
 
     return handle
@@ -255,11 +269,12 @@ V201: Mapping[str, Handler] = {
         "notify_report", lambda p: f"report {p.get('requestId')} part {p.get('seqNo')}"
     ),
     "NotifyEvent": _reported("notify_event", lambda p: f"{len(p.get('eventData', ()))} events"),
-    "NotifyChargingLimit": _reported(CHARGING_LIMIT_CHANGED, _limit_set),
-    "ClearedChargingLimit": _reported(CHARGING_LIMIT_CHANGED, _limit_cleared),
+    "NotifyChargingLimit": _reported("charging_limit", _limit_set, v201.limit_changed),
+    "ClearedChargingLimit": _reported("charging_limit", _limit_cleared, v201.limit_changed),
     "ReservationStatusUpdate": _reported(
-        RESERVATION_REPORTED,
+        "reservation_status",
         lambda p: f"reservation {p.get('reservationId')}: {p.get('reservationUpdateStatus')}",
+        v201.reservation_released,
     ),
 }
 

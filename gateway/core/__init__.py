@@ -74,6 +74,7 @@ def step(
                 kind=event.kind,
                 text=event.text,
                 detail=event.detail,
+                signal=event.signal,
             )
             return Step(state, (note,))
         case MeterValuesReported():

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from gateway.domain.events import Signal
 from gateway.domain.ids import ChargerId, EvseUid, LocationId
 from gateway.domain.meter import MeterProblem, MeterSample
 from gateway.domain.status import EvseStatus
@@ -65,6 +66,7 @@ class NoteRecorded:
     kind: str
     text: str
     detail: Mapping[str, Any]
+    signal: Signal | None = None  # what other parts of the gateway react to
 
 
 Effect = EvseChanged | TransactionChanged | TransactionEventParked | SamplesRecorded | NoteRecorded

@@ -70,6 +70,33 @@ class OfflineGraceElapsed:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class LimitChanged:
+    """A charging limit was set or cleared at the charger by someone else.
+
+    An energy manager or the grid operator: the active charging profile of the sessions
+    on ``evse`` (``None``: the whole charger) may have changed.
+    """
+
+    evse: int | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReservationReleased:
+    """The charger ended a reservation itself: it no longer holds its EVSE.
+
+    ``reservation_id`` is the id the gateway gave the charger; ``expired`` tells an
+    expiry from a removal at the charger.
+    """
+
+    reservation_id: int
+    expired: bool
+
+
+Signal = LimitChanged | ReservationReleased
+"""What a ``ChargerReported`` means beyond the operator's record, in the gateway's terms."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ChargerReported:
     """Something the charger told that the operator should be able to read later.
 
@@ -82,15 +109,7 @@ class ChargerReported:
     kind: str
     text: str
     detail: Mapping[str, Any]
-
-
-#: ``ChargerReported.kind`` when something other than the gateway set or cleared a charging
-#: limit at the charger (2.0.1 NotifyChargingLimit, ClearedChargingLimit): a running
-#: session's active charging profile may have changed, and partners shaping it must hear.
-CHARGING_LIMIT_CHANGED = "charging_limit"
-#: ``ChargerReported.kind`` of a 2.0.1 ReservationStatusUpdate: the charger ended a
-#: reservation itself (expired or removed), so it no longer holds the EVSE.
-RESERVATION_REPORTED = "reservation_status"
+    signal: Signal | None = None
 
 
 ChargerEvent = (

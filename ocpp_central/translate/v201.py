@@ -7,7 +7,12 @@ from datetime import datetime
 from typing import Any
 
 from gateway.domain.authorization import AuthDecision, AuthStatus
-from gateway.domain.events import ChargerBooted, ConnectorStatusReported
+from gateway.domain.events import (
+    ChargerBooted,
+    ConnectorStatusReported,
+    LimitChanged,
+    ReservationReleased,
+)
 from gateway.domain.ids import ChargerId
 from gateway.domain.status import ConnectorStatus
 from gateway.domain.topology import ConnectorRef
@@ -167,4 +172,23 @@ def from_meter_values(
         connector=None if evse_id == 0 else ConnectorRef(evse=evse_id, connector=0),
         samples=parsed.samples,
         problems=parsed.problems,
+    )
+
+
+def limit_changed(payload: Mapping[str, Any]) -> LimitChanged:
+    """NotifyChargingLimit / ClearedChargingLimit: evseId 0 or none is the whole charger."""
+    evse = payload.get("evseId")
+    return LimitChanged(evse=evse if isinstance(evse, int) and evse > 0 else None)
+
+
+def reservation_released(payload: Mapping[str, Any]) -> ReservationReleased | None:
+    """ReservationStatusUpdate: only Expired and Removed end a reservation.
+
+    The third status, ScheduledRemoval (a later removal announced), changes nothing yet.
+    """
+    status = payload.get("reservationUpdateStatus")
+    if status not in ("Expired", "Removed"):
+        return None
+    return ReservationReleased(
+        reservation_id=int(payload["reservationId"]), expired=status == "Expired"
     )

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from gateway.domain.authorization import AuthDecision, AuthStatus
+from gateway.domain.events import LimitChanged, ReservationReleased
 from gateway.domain.ids import ChargerId
 from gateway.domain.status import ConnectorStatus
 from gateway.domain.topology import ConnectorRef
@@ -374,3 +375,28 @@ def test_v201_meter_values_are_connector_samples():
     assert event.connector == ConnectorRef(evse=1, connector=0)
     assert station.connector is None
     assert len(event.samples) == 1
+
+
+@pytest.mark.parametrize(
+    ("payload", "evse"),
+    [({"evseId": 2}, 2), ({"evseId": 0}, None), ({}, None)],
+    ids=["one EVSE", "evse 0", "no evse"],
+)
+def test_a_charging_limit_names_its_evse_or_the_whole_charger(payload, evse):
+    """NotifyChargingLimit / ClearedChargingLimit: evseId 0 or none is the whole charger."""
+    assert v201.limit_changed(payload) == LimitChanged(evse=evse)
+
+
+@pytest.mark.parametrize(
+    ("status", "released"),
+    [
+        ("Expired", ReservationReleased(reservation_id=7, expired=True)),
+        ("Removed", ReservationReleased(reservation_id=7, expired=False)),
+        ("ScheduledRemoval", None),
+    ],
+)
+def test_a_reservation_update_releases_only_when_it_ended(status, released):
+    """ReservationStatusUpdate: Expired and Removed end the reservation; a removal only
+    scheduled changes nothing yet."""
+    payload = {"reservationId": 7, "reservationUpdateStatus": status}
+    assert v201.reservation_released(payload) == released
