@@ -99,7 +99,7 @@ from gateway.storage.tables import (
     TransactionRow,
     UtcDateTime,
 )
-from gateway.storage.writes import begin, write_lock
+from gateway.storage.writes import begin
 
 log = logging.getLogger(__name__)
 
@@ -166,8 +166,6 @@ class SqlDelivery:
         self.sealer: Sealer | None = None
         self._hints = hints_for(engine)
         self._plain = plain
-        #: Held by every write transaction on this engine (``gateway.storage.writes``).
-        self.write_lock = write_lock(engine)
 
     def begin(self) -> AbstractContextManager[Connection]:
         """A write transaction, queued in-process behind the other writers (SQLite)."""
