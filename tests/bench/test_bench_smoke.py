@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bench import message_cost
 from bench.figures import Options, Report, render
 from bench.ocpp_load import run_server
 
@@ -40,3 +41,19 @@ def test_a_quick_run_against_the_gateway_is_answered_in_full(tmp_path: Path, ver
     )
     assert "saturation: msg/s" in render(report)
     assert json.loads(json.dumps(report.as_dict()))["gateway"]["server"] == "gateway"
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+def test_the_in_process_cost_run_answers_every_message(tmp_path: Path, version: str):
+    """Every message of the mix is answered with a CALLRESULT and CPU is counted."""
+    args = message_cost.parser().parse_args(
+        ["--chargers", "5", "--messages", "100", "--version", version]
+    )
+
+    figures = message_cost.measure(args, tmp_path)
+
+    assert figures["messages"] == 5 * (100 // 5 + 2)  # with BootNotification, Status
+    assert figures["call_errors"] == 0
+    assert figures["cpu_us_per_msg"] > figures["loop_us_per_msg"] > 0
+    assert figures["writer_us_per_msg"] > 0
+    assert figures["batches"] > 0
