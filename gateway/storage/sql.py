@@ -302,7 +302,7 @@ class SqlStore:
         return [(r.kind, r.text) for r in rows]
 
     def commit(self, batch: Sequence[Change]) -> None:
-        with self.delivery.begin() as conn:
+        with self.delivery.charger_commit() as conn:
             if self._plain is not None:
                 self._plain.commit(conn, batch)
                 return
