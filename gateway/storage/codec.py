@@ -8,7 +8,7 @@ document; ``load_state`` takes them as an argument.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from json.encoder import encode_basestring_ascii
@@ -344,6 +344,115 @@ def dump_state(state: ChargerState) -> str:
         "recently_ended": list(state.recently_ended),
     }
     return dumps(doc)
+
+
+def _boot_text(boot: BootInfo | None) -> str:
+    if boot is None:
+        return "null"
+    return dumps(
+        {
+            "vendor": boot.vendor,
+            "model": boot.model,
+            "serial_number": boot.serial_number,
+            "firmware_version": boot.firmware_version,
+            "at": _ts(boot.at),
+            "accepted": boot.accepted,
+        }
+    )
+
+
+def _station_text(station: ConnectorReport | None) -> str:
+    return "null" if station is None else dumps(_report_out(station))
+
+
+def _connectors_text(connectors: Mapping[ConnectorRef, ConnectorReport]) -> str:
+    return dumps(
+        [
+            {"evse": ref.evse, "connector": ref.connector, **_report_out(r)}
+            for ref, r in connectors.items()
+        ]
+    )
+
+
+def _evses_text(evses: Mapping[EvseUid, PublishedEvse]) -> str:
+    return dumps(
+        {
+            uid: {"status": p.status.value, "last_updated": _ts(p.last_updated)}
+            for uid, p in evses.items()
+        }
+    )
+
+
+def _ended_text(ended: tuple[str, ...]) -> str:
+    return dumps(list(ended))
+
+
+class DocumentCache:
+    """Charger and transaction documents for the commit path, re-encoding only what changed.
+
+    Nearly every message rewrites its charger's document (and a transaction event its
+    transaction's), while most of either is what was written last time. States,
+    transactions and their parts are immutable, so a part that is the very object last
+    written has the very text last written; anything else is encoded afresh. The texts
+    are ``dump_state``'s and ``dumps(transaction_out(tx))``'s, byte for byte (tested):
+    the charger document is assembled in the sorted key order ``dumps`` writes.
+    Only the latest parts of each charger are kept.
+    """
+
+    def __init__(self) -> None:
+        self._parts: dict[str, dict[str, tuple[object, str]]] = {}
+        self._transactions: dict[str, dict[str, tuple[Transaction, str]]] = {}
+
+    def transaction(self, tx: Transaction) -> str:
+        """``dumps(transaction_out(tx))``."""
+        known = self._transactions.setdefault(tx.charger_id, {})
+        hit = known.get(tx.tx_id)
+        if hit is not None and hit[0] is tx:
+            return hit[1]
+        text = dumps(transaction_out(tx))
+        if tx.ended:
+            known.pop(tx.tx_id, None)
+        else:
+            known[tx.tx_id] = (tx, text)
+        return text
+
+    def state(self, state: ChargerState) -> str:
+        """``dump_state(state)``."""
+        parts = self._parts.setdefault(state.charger_id, {})
+        known = self._transactions.get(state.charger_id, {})
+        current: dict[str, tuple[Transaction, str]] = {}
+        for tx_id, tx in state.transactions.items():
+            hit = known.get(tx_id)
+            current[tx_id] = (
+                hit if hit is not None and hit[0] is tx else (tx, dumps(transaction_out(tx)))
+            )
+        self._transactions[state.charger_id] = current
+        transactions = ",".join([text for _, text in current.values()])
+        since = "null" if state.since is None else _quote_ts(state.since)
+        return (
+            f'{{"boot":{_part(parts, "boot", state.boot, _boot_text)},'
+            f'"connected":{"true" if state.connected else "false"},'
+            f'"connectors":{_part(parts, "connectors", state.connectors, _connectors_text)},'
+            f'"evses":{_part(parts, "evses", state.evses, _evses_text)},'
+            f'"format":{FORMAT},'
+            f'"offline":{"true" if state.offline else "false"},'
+            f'"protocol":{_quote_opt(state.protocol)},'
+            f'"recently_ended":{_part(parts, "ended", state.recently_ended, _ended_text)},'
+            f'"since":{since},'
+            f'"station":{_part(parts, "station", state.station, _station_text)},'
+            f'"transactions":[{transactions}]}}'
+        )
+
+
+def _part(
+    parts: dict[str, tuple[object, str]], name: str, value: Any, render: Callable[[Any], str]
+) -> str:
+    hit = parts.get(name)
+    if hit is not None and hit[0] is value:
+        return hit[1]
+    text = render(value)
+    parts[name] = (value, text)
+    return text
 
 
 def load_state(

@@ -160,7 +160,8 @@ class SqlStore:
             event.listen(self.engine, "connect", _sqlite_pragmas(busy_timeout_ms))
         #: Seals, CDRs and push queues; its ``sealer`` is set once the OCPI side is built.
         self.delivery = SqlDelivery(self.engine, plain=use_plain)
-        self._plain = PlainSqliteWriter(self.delivery) if use_plain else None
+        self._documents = codec.DocumentCache()
+        self._plain = PlainSqliteWriter(self.delivery, self._documents) if use_plain else None
 
     # --- lifecycle ---------------------------------------------------------------
 
@@ -310,7 +311,7 @@ class SqlStore:
             documents = {
                 c.charger_id: {
                     "id": c.charger_id,
-                    "state": codec.dump_state(c.state),
+                    "state": self._documents.state(c.state),
                     "updated_at": c.at,
                 }
                 for c in batch
@@ -385,7 +386,7 @@ class SqlStore:
                 "status": tx.status.value,
                 "started_at": tx.started_at,
                 "stopped_at": tx.stopped_at,
-                "doc": codec.dumps(codec.transaction_out(tx)),
+                "doc": self._documents.transaction(tx),
                 "updated_at": at,
             }
             dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
@@ -538,14 +539,15 @@ class PlainSqliteWriter:
     SQLAlchemy commit with them, or not at all.
     """
 
-    def __init__(self, delivery: SqlDelivery) -> None:
+    def __init__(self, delivery: SqlDelivery, documents: codec.DocumentCache) -> None:
         self._delivery = delivery
+        self._documents = documents
 
     def commit(self, conn: Connection, batch: Sequence[Change]) -> None:
         cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
             documents = {
-                c.charger_id: (c.charger_id, codec.dump_state(c.state), utc_text(c.at))
+                c.charger_id: (c.charger_id, self._documents.state(c.state), utc_text(c.at))
                 for c in batch
                 if c.state_changed
             }
@@ -629,7 +631,7 @@ class PlainSqliteWriter:
                     tx.status.value,
                     utc_text(tx.started_at),
                     utc_text(tx.stopped_at),
-                    codec.dumps(codec.transaction_out(tx)),
+                    self._documents.transaction(tx),
                     utc_text(at),
                 ),
             )
