@@ -8,7 +8,8 @@ document; ``load_state`` takes them as an argument.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+import operator
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from json.encoder import encode_basestring_ascii
@@ -378,30 +379,56 @@ def _boot_text(boot: BootInfo | None) -> str:
     )
 
 
-def _station_text(station: ConnectorReport | None) -> str:
-    return "null" if station is None else dumps(_report_out(station))
+def _int_text(value: int | None) -> str:
+    return "null" if value is None else str(int(value))
 
 
 def _connectors_text(connectors: Mapping[ConnectorRef, ConnectorReport]) -> str:
-    return dumps(
-        [
-            {"evse": ref.evse, "connector": ref.connector, **_report_out(r)}
-            for ref, r in connectors.items()
-        ]
+    # Sorted keys: at, connector, error_code, evse, info, status.
+    return (
+        "["
+        + ",".join(
+            [
+                f'{{"at":{_quote_ts(r.at)},"connector":{_int_text(ref.connector)},'
+                f'"error_code":{_quote_opt(r.error_code)},"evse":{_int_text(ref.evse)},'
+                f'"info":{_quote_opt(r.info)},"status":{_quote(r.status)}}}'
+                for ref, r in connectors.items()
+            ]
+        )
+        + "]"
     )
 
 
 def _evses_text(evses: Mapping[EvseUid, PublishedEvse]) -> str:
-    return dumps(
-        {
-            uid: {"status": p.status.value, "last_updated": _ts(p.last_updated)}
-            for uid, p in evses.items()
-        }
+    # ``dumps`` sorts the keys of every object, the EVSE uids too.
+    return (
+        "{"
+        + ",".join(
+            [
+                f'{_quote(uid)}:{{"last_updated":{_quote_ts(p.last_updated)},'
+                f'"status":{_quote(p.status)}}}'
+                for uid, p in sorted(evses.items(), key=_first)
+            ]
+        )
+        + "}"
     )
 
 
-def _ended_text(ended: tuple[str, ...]) -> str:
-    return dumps(list(ended))
+def _first(item: tuple[str, object]) -> str:
+    return item[0]
+
+
+class _Written:
+    """What was last written for one charger, and the objects it was written from."""
+
+    __slots__ = ("connectors", "connectors_text", "evses", "evses_text", "head", "rest", "tail")
+
+    def __init__(self) -> None:
+        self.rest: tuple[object, ...] = ()
+        self.head = self.tail = ""
+        self.connectors: object = None
+        self.evses: object = None
+        self.connectors_text = self.evses_text = ""
 
 
 class DocumentCache:
@@ -417,7 +444,7 @@ class DocumentCache:
     """
 
     def __init__(self) -> None:
-        self._parts: dict[str, dict[str, tuple[object, str]]] = {}
+        self._written: dict[str, _Written] = {}
         self._transactions: dict[str, dict[str, tuple[Transaction, str]]] = {}
 
     def transaction(self, tx: Transaction) -> str:
@@ -435,7 +462,39 @@ class DocumentCache:
 
     def state(self, state: ChargerState) -> str:
         """``dump_state(state)``."""
-        parts = self._parts.setdefault(state.charger_id, {})
+        written = self._written.get(state.charger_id)
+        if written is None:
+            written = self._written[state.charger_id] = _Written()
+        rest = (
+            state.boot,
+            state.connected,
+            state.offline,
+            state.protocol,
+            state.recently_ended,
+            state.since,
+            state.station,
+        )
+        if len(rest) != len(written.rest) or not all(map(operator.is_, rest, written.rest)):
+            written.rest = rest
+            written.head = (
+                f'{{"boot":{_boot_text(state.boot)},'
+                f'"connected":{"true" if state.connected else "false"},"connectors":'
+            )
+            since = "null" if state.since is None else _quote_ts(state.since)
+            station = "null" if state.station is None else dumps(_report_out(state.station))
+            written.tail = (
+                f',"format":{FORMAT},'
+                f'"offline":{"true" if state.offline else "false"},'
+                f'"protocol":{_quote_opt(state.protocol)},'
+                f'"recently_ended":{dumps(list(state.recently_ended))},'
+                f'"since":{since},"station":{station},"transactions":['
+            )
+        if written.connectors is not state.connectors:
+            written.connectors = state.connectors
+            written.connectors_text = _connectors_text(state.connectors)
+        if written.evses is not state.evses:
+            written.evses = state.evses
+            written.evses_text = _evses_text(state.evses)
         known = self._transactions.get(state.charger_id, {})
         current: dict[str, tuple[Transaction, str]] = {}
         for tx_id, tx in state.transactions.items():
@@ -445,31 +504,10 @@ class DocumentCache:
             )
         self._transactions[state.charger_id] = current
         transactions = ",".join([text for _, text in current.values()])
-        since = "null" if state.since is None else _quote_ts(state.since)
         return (
-            f'{{"boot":{_part(parts, "boot", state.boot, _boot_text)},'
-            f'"connected":{"true" if state.connected else "false"},'
-            f'"connectors":{_part(parts, "connectors", state.connectors, _connectors_text)},'
-            f'"evses":{_part(parts, "evses", state.evses, _evses_text)},'
-            f'"format":{FORMAT},'
-            f'"offline":{"true" if state.offline else "false"},'
-            f'"protocol":{_quote_opt(state.protocol)},'
-            f'"recently_ended":{_part(parts, "ended", state.recently_ended, _ended_text)},'
-            f'"since":{since},'
-            f'"station":{_part(parts, "station", state.station, _station_text)},'
-            f'"transactions":[{transactions}]}}'
+            f"{written.head}{written.connectors_text},"
+            f'"evses":{written.evses_text}{written.tail}{transactions}]}}'
         )
-
-
-def _part(
-    parts: dict[str, tuple[object, str]], name: str, value: Any, render: Callable[[Any], str]
-) -> str:
-    hit = parts.get(name)
-    if hit is not None and hit[0] is value:
-        return hit[1]
-    text = render(value)
-    parts[name] = (value, text)
-    return text
 
 
 def load_state(
