@@ -7,14 +7,15 @@ document; ``load_state`` takes them as an argument.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import operator
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from json.encoder import encode_basestring_ascii
 from types import MappingProxyType
-from typing import Any
+from typing import Any, overload
 
 from gateway.domain.ids import ChargerId, EvseUid
 from gateway.domain.meter import (
@@ -418,6 +419,25 @@ def _first(item: tuple[str, object]) -> str:
     return item[0]
 
 
+#: Every field of a transaction's document: all but the samples, which are rows of their own.
+_RECORD = operator.attrgetter(
+    *(f.name for f in dataclasses.fields(Transaction) if f.name != "samples")
+)
+
+
+def _known_text(known: tuple[Transaction, str] | None, tx: Transaction) -> str:
+    """The text of ``tx``: the one written last if that was of the same record.
+
+    A meter value only adds samples: every other field of the new transaction is the
+    very object it was, so the text is too.
+    """
+    if known is not None and (
+        known[0] is tx or all(map(operator.is_, _RECORD(known[0]), _RECORD(tx)))
+    ):
+        return known[1]
+    return dumps(transaction_out(tx))
+
+
 class _Written:
     """What was last written for one charger, and the objects it was written from."""
 
@@ -450,10 +470,7 @@ class DocumentCache:
     def transaction(self, tx: Transaction) -> str:
         """``dumps(transaction_out(tx))``."""
         known = self._transactions.setdefault(tx.charger_id, {})
-        hit = known.get(tx.tx_id)
-        if hit is not None and hit[0] is tx:
-            return hit[1]
-        text = dumps(transaction_out(tx))
+        text = _known_text(known.get(tx.tx_id), tx)
         if tx.ended:
             known.pop(tx.tx_id, None)
         else:
@@ -498,10 +515,7 @@ class DocumentCache:
         known = self._transactions.get(state.charger_id, {})
         current: dict[str, tuple[Transaction, str]] = {}
         for tx_id, tx in state.transactions.items():
-            hit = known.get(tx_id)
-            current[tx_id] = (
-                hit if hit is not None and hit[0] is tx else (tx, dumps(transaction_out(tx)))
-            )
+            current[tx_id] = (tx, _known_text(known.get(tx_id), tx))
         self._transactions[state.charger_id] = current
         transactions = ",".join([text for _, text in current.values()])
         return (
@@ -592,3 +606,51 @@ def event_out(event: object) -> dict[str, Any]:
     samples = getattr(event, "samples", ())
     doc["samples"] = [sample_out(s) for s in samples]
     return doc
+
+
+# --- times as the SQL columns store them ---------------------------------------------
+
+
+@overload
+def utc_text(value: datetime) -> str: ...
+
+
+@overload
+def utc_text(value: None) -> None: ...
+
+
+def utc_text(value: datetime | None) -> str | None:
+    """A timestamp as the SQLite column stores it: UTC, ``YYYY-MM-DD HH:MM:SS.ffffff``.
+
+    The same text SQLAlchemy's ``UtcDateTime`` writes, so either path reads both.
+    """
+    if value is None:
+        return None
+    last = _LAST_UTC[0]
+    if last[0] is value:
+        # One change stores its time in several rows: the charger's, its transaction's,
+        # the outbox's. Formatting a time costs more than remembering the last one.
+        return last[1]
+    if value.tzinfo is UTC:
+        # Nearly every time is UTC already: its text without the "+00:00" needs no
+        # conversion and no copy.
+        text = value.isoformat(" ", "microseconds")[:26]
+    elif value.tzinfo is None:
+        raise ValueError("naive datetime reached the store")
+    else:
+        text = value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    _LAST_UTC[0] = (value, text)
+    return text
+
+
+#: The last time ``utc_text`` formatted, and its text (one tuple: read and replaced whole).
+_LAST_UTC: list[tuple[datetime | None, str]] = [(None, "")]
+
+
+def utc_text_of(value: datetime, iso: str) -> str:
+    """``utc_text(value)``, cut from ``iso`` (``value.isoformat()``) when ``value`` is UTC."""
+    if value.tzinfo is not UTC:
+        return utc_text(value)
+    if value.microsecond:
+        return f"{iso[:10]} {iso[11:26]}"
+    return f"{iso[:10]} {iso[11:19]}.000000"

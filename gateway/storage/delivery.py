@@ -202,7 +202,7 @@ class SqlDelivery:
         self, conn: Connection, kind: PushKind, object_id: str, at: datetime
     ) -> None:
         if self._plain:
-            _driver_execute(conn, _UPSERT_OUTBOX, (kind.value, object_id, _utc_text(at)))
+            _driver_execute(conn, _UPSERT_OUTBOX, (kind.value, object_id, codec.utc_text(at)))
             return
         stmt = self._insert(_OUTBOX)
         stmt = stmt.on_conflict_do_update(
@@ -292,7 +292,7 @@ class SqlDelivery:
             "sealed_at": at,
         }
         if self._plain:
-            _driver_execute(conn, _INSERT_SEAL, (*list(values.values())[:-1], _utc_text(at)))
+            _driver_execute(conn, _INSERT_SEAL, (*list(values.values())[:-1], codec.utc_text(at)))
         else:
             conn.execute(SEAL.insert(), values)
         if fresh.problem:
@@ -1290,10 +1290,3 @@ def _driver_execute(conn: Connection, sql: str, params: Sequence[Any]) -> None:
         cur.execute(sql, params)
     finally:
         cur.close()
-
-
-def _utc_text(value: datetime) -> str:
-    """A timestamp as ``UtcDateTime`` stores it on SQLite (``gateway.storage.sql.utc_text``)."""
-    if value.tzinfo is None:
-        raise ValueError("naive datetime reached the store")
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")

@@ -11,9 +11,9 @@ import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Any, overload
+from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -35,6 +35,7 @@ from gateway.domain.status import EvseStatus
 from gateway.domain.transactions import Transaction, TransactionStatus
 from gateway.ports import Change
 from gateway.storage import codec
+from gateway.storage.codec import utc_text as utc_text, utc_text_of as utc_text_of
 from gateway.storage.commands import PENDING as PENDING_SESSIONS, TABLES as COMMAND_TABLES
 from gateway.storage.delivery import TABLES as DELIVERY_TABLES, ConfigObject, SqlDelivery
 from gateway.storage.partners import TABLES as PARTNER_TABLES
@@ -664,30 +665,6 @@ class PlainSqliteWriter:
             cur.close()
 
 
-@overload
-def utc_text(value: datetime) -> str: ...
-
-
-@overload
-def utc_text(value: None) -> None: ...
-
-
-def utc_text(value: datetime | None) -> str | None:
-    """A timestamp as the SQLite column stores it: UTC, ``YYYY-MM-DD HH:MM:SS.ffffff``.
-
-    The same text SQLAlchemy's ``UtcDateTime`` writes, so either path reads both.
-    """
-    if value is None:
-        return None
-    if value.tzinfo is UTC:
-        # Nearly every time is UTC already: its text without the "+00:00" needs no
-        # conversion and no copy (this runs several times per stored message).
-        return value.isoformat(" ", "microseconds")[:26]
-    if value.tzinfo is None:
-        raise ValueError("naive datetime reached the store")
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-
-
 def _sample_rows(
     rows: list[tuple[str, str, str | None, str]],
     charger_id: str,
@@ -697,15 +674,6 @@ def _sample_rows(
     for s in samples:
         iso = s.at.isoformat()  # formatting a time is slow: once for the document and the column
         rows.append((charger_id, tx_id, utc_text_of(s.at, iso), codec.sample_text(s, iso)))
-
-
-def utc_text_of(value: datetime, iso: str) -> str:
-    """``utc_text(value)``, cut from ``iso`` (``value.isoformat()``) when ``value`` is UTC."""
-    if value.tzinfo is not UTC:
-        return utc_text(value)
-    if value.microsecond:
-        return f"{iso[:10]} {iso[11:26]}"
-    return f"{iso[:10]} {iso[11:19]}.000000"
 
 
 def _plain_problems(

@@ -11,6 +11,7 @@ from types import MappingProxyType
 from hypothesis import given, strategies as st
 
 from gateway.domain.ids import ChargerId, EvseUid
+from gateway.domain.meter import MeterSample
 from gateway.domain.state import BootInfo, ChargerState, ConnectorReport, PublishedEvse
 from gateway.domain.status import ConnectorStatus, EvseStatus
 from gateway.domain.topology import ConnectorRef
@@ -166,3 +167,20 @@ def test_a_changed_part_is_written_anew() -> None:
     assert cache.state(replace(charging, transactions=MappingProxyType({}))) == codec.dump_state(
         replace(charging, transactions=MappingProxyType({}))
     )
+
+
+def test_a_transaction_equal_but_written_differently_is_written_anew() -> None:
+    """Equal values can have other texts (1.0 and 1.00 kWh): only the same objects are reused."""
+    cache = codec.DocumentCache()
+    tx = a_transaction(energy_wh=Decimal("1.0"))
+    cache.transaction(tx)
+    with_samples = replace(tx, samples=(MeterSample(at=T0),))
+    same_value = replace(tx, energy_wh=Decimal("1.00"))
+    assert same_value == tx
+
+    assert cache.transaction(with_samples) == codec.dumps(codec.transaction_out(tx))
+    assert json.loads(cache.transaction(same_value))["energy_wh"] == "1.00"
+    state = ChargerState(charger_id=CP, transactions=MappingProxyType({"7": tx}))
+    cache.state(state)
+    again = replace(state, transactions=MappingProxyType({"7": same_value}))
+    assert cache.state(again) == codec.dump_state(again)
