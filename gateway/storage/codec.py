@@ -7,7 +7,6 @@ document; ``load_state`` takes them as an argument.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import operator
 from collections.abc import Mapping
@@ -419,23 +418,91 @@ def _first(item: tuple[str, object]) -> str:
     return item[0]
 
 
-#: Every field of a transaction's document: all but the samples, which are rows of their own.
-_RECORD = operator.attrgetter(
-    *(f.name for f in dataclasses.fields(Transaction) if f.name != "samples")
-)
+def _decimal_text(value: Decimal | None) -> str:
+    return "null" if value is None else f'"{value!s}"'
 
 
-def _known_text(known: tuple[Transaction, str] | None, tx: Transaction) -> str:
-    """The text of ``tx``: the one written last if that was of the same record.
+def _time_text(value: datetime | None) -> str:
+    return "null" if value is None else _quote_ts(value)
 
-    A meter value only adds samples: every other field of the new transaction is the
-    very object it was, so the text is too.
+
+#: How each field of ``transaction_out`` is written, in the order ``dumps`` sorts them.
+_TX_FIELD_TEXT: dict[str, Any] = {
+    "auth_reference": _quote_opt,
+    "auth_source": _quote_opt,
+    "charger_id": _quote,
+    "connector": lambda ref: dumps(_ref_out(ref)),
+    "energy_flags": lambda flags: dumps(
+        [
+            {
+                "code": f.code.value,
+                "text": f.text,
+                "at": _ts(f.at),
+                "register_wh": _dec(f.register_wh),
+            }
+            for f in flags
+        ]
+    ),
+    "energy_wh": _decimal_text,
+    "evse_uid": _quote_opt,
+    "flags": lambda flags: dumps(sorted(f.value for f in flags)),
+    "meter_start_wh": _decimal_text,
+    "meter_stop_wh": _decimal_text,
+    "received_at": _time_text,
+    "remote_start_id": dumps,
+    "reservation_id": dumps,
+    "seen_seq": lambda seen: dumps(sorted(seen)),
+    "start_key": _quote_opt,
+    "started_at": _time_text,
+    "status": lambda status: _quote(status.value),
+    "stop_reason": _quote_opt,
+    "stopped_at": _time_text,
+    "token": lambda token: (
+        "null" if token is None else dumps({"value": token.value, "kind": token.kind.value})
+    ),
+    "tx_id": _quote,
+}
+_TX_KEYS = tuple(sorted(_TX_FIELD_TEXT))
+_TX_WRITERS = tuple((f'"{key}":', _TX_FIELD_TEXT[key]) for key in _TX_KEYS)
+_TX_VALUES = operator.attrgetter(*_TX_KEYS)
+
+
+class _TxText:
+    """A transaction's document as last written, field by field."""
+
+    __slots__ = ("parts", "text", "tx", "values")
+
+    def __init__(self, tx: Transaction, values: tuple[object, ...], parts: list[str]) -> None:
+        self.tx = tx
+        self.values = values
+        self.parts = parts
+        self.text = "{" + ",".join(parts) + "}"
+
+
+def _tx_text(known: _TxText | None, tx: Transaction) -> _TxText:
+    """``tx``'s document, re-encoding only the fields that are not the objects last written.
+
+    A meter value only adds samples (the text stays), a 2.0.1 event usually changes one
+    or two fields (``seen_seq``, ``energy_wh``).
     """
-    if known is not None and (
-        known[0] is tx or all(map(operator.is_, _RECORD(known[0]), _RECORD(tx)))
-    ):
-        return known[1]
-    return dumps(transaction_out(tx))
+    if known is not None and known.tx is tx:
+        return known
+    values: tuple[object, ...] = _TX_VALUES(tx)
+    if known is None:
+        parts = [
+            name + write(value) for (name, write), value in zip(_TX_WRITERS, values, strict=True)
+        ]
+        return _TxText(tx, values, parts)
+    before = known.values
+    if all(map(operator.is_, values, before)):
+        known.tx = tx
+        return known
+    parts = list(known.parts)
+    for i, (value, old) in enumerate(zip(values, before, strict=True)):
+        if value is not old:
+            name, write = _TX_WRITERS[i]
+            parts[i] = name + write(value)
+    return _TxText(tx, values, parts)
 
 
 class _Written:
@@ -465,17 +532,17 @@ class DocumentCache:
 
     def __init__(self) -> None:
         self._written: dict[str, _Written] = {}
-        self._transactions: dict[str, dict[str, tuple[Transaction, str]]] = {}
+        self._transactions: dict[str, dict[str, _TxText]] = {}
 
     def transaction(self, tx: Transaction) -> str:
         """``dumps(transaction_out(tx))``."""
         known = self._transactions.setdefault(tx.charger_id, {})
-        text = _known_text(known.get(tx.tx_id), tx)
+        entry = _tx_text(known.get(tx.tx_id), tx)
         if tx.ended:
             known.pop(tx.tx_id, None)
         else:
-            known[tx.tx_id] = (tx, text)
-        return text
+            known[tx.tx_id] = entry
+        return entry.text
 
     def state(self, state: ChargerState) -> str:
         """``dump_state(state)``."""
@@ -513,11 +580,11 @@ class DocumentCache:
             written.evses = state.evses
             written.evses_text = _evses_text(state.evses)
         known = self._transactions.get(state.charger_id, {})
-        current: dict[str, tuple[Transaction, str]] = {}
-        for tx_id, tx in state.transactions.items():
-            current[tx_id] = (tx, _known_text(known.get(tx_id), tx))
+        current = {
+            tx_id: _tx_text(known.get(tx_id), tx) for tx_id, tx in state.transactions.items()
+        }
         self._transactions[state.charger_id] = current
-        transactions = ",".join([text for _, text in current.values()])
+        transactions = ",".join([entry.text for entry in current.values()])
         return (
             f"{written.head}{written.connectors_text},"
             f'"evses":{written.evses_text}{written.tail}{transactions}]}}'

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from types import MappingProxyType
@@ -11,12 +11,13 @@ from types import MappingProxyType
 from hypothesis import given, strategies as st
 
 from gateway.domain.ids import ChargerId, EvseUid
-from gateway.domain.meter import MeterSample
+from gateway.domain.meter import EnergyFlag, EnergyFlagCode, MeterSample
 from gateway.domain.state import BootInfo, ChargerState, ConnectorReport, PublishedEvse
 from gateway.domain.status import ConnectorStatus, EvseStatus
 from gateway.domain.topology import ConnectorRef
 from gateway.domain.transactions import (
     AuthToken,
+    TokenKind,
     Transaction,
     TransactionStatus,
     TxFlag,
@@ -39,19 +40,57 @@ reports = st.builds(
     info=st.one_of(st.none(), text),
     at=times,
 )
+decimals = st.decimals(allow_nan=False, allow_infinity=False, places=2)
 transactions = st.builds(
     Transaction,
     charger_id=st.just(CP),
     tx_id=st.sampled_from(["1", "2", "tx-é"]),
     evse_uid=st.one_of(st.none(), st.just(EvseUid("AC-0001-1"))),
-    connector=st.one_of(st.none(), st.builds(ConnectorRef, evse=st.none(), connector=st.just(1))),
-    token=st.one_of(st.none(), st.builds(AuthToken, value=text)),
+    connector=st.one_of(
+        st.none(),
+        st.builds(ConnectorRef, evse=st.one_of(st.none(), st.integers(1, 3)), connector=st.just(1)),
+    ),
+    token=st.one_of(st.none(), st.builds(AuthToken, value=text, kind=st.sampled_from(TokenKind))),
+    status=st.sampled_from(TransactionStatus),
     started_at=times,
     received_at=times,
-    energy_wh=st.decimals(allow_nan=False, allow_infinity=False, places=2),
+    meter_start_wh=st.one_of(st.none(), decimals),
+    meter_stop_wh=st.one_of(st.none(), decimals),
+    stopped_at=st.one_of(st.none(), times),
+    stop_reason=st.one_of(st.none(), text),
+    energy_wh=decimals,
+    start_key=st.one_of(st.none(), text),
+    remote_start_id=st.one_of(st.none(), st.integers(-(2**31), 2**31)),
+    reservation_id=st.one_of(st.none(), st.integers(0, 99)),
+    auth_source=st.one_of(st.none(), text),
+    auth_reference=st.one_of(st.none(), text),
     seen_seq=st.frozensets(st.integers(0, 9), max_size=3),
     flags=st.frozensets(st.sampled_from(TxFlag), max_size=2),
+    energy_flags=st.lists(
+        st.builds(
+            EnergyFlag,
+            code=st.sampled_from(EnergyFlagCode),
+            text=text,
+            at=st.one_of(st.none(), times),
+            register_wh=st.one_of(st.none(), decimals),
+        ),
+        max_size=2,
+    ).map(tuple),
 )
+RECORD_FIELDS = [f.name for f in fields(Transaction) if f.name != "samples"]
+
+
+@given(transactions, st.lists(st.tuples(transactions, st.sets(st.sampled_from(RECORD_FIELDS)))))
+def test_every_transaction_written_is_the_codec_document(
+    first: Transaction, changes: list[tuple[Transaction, set[str]]]
+) -> None:
+    """Successive records of a transaction, each changing any fields: the codec's text."""
+    cache = codec.DocumentCache()
+    tx = first
+    assert cache.transaction(tx) == codec.dumps(codec.transaction_out(tx))
+    for other, changed in changes:
+        tx = replace(tx, **{name: getattr(other, name) for name in changed})
+        assert cache.transaction(tx) == codec.dumps(codec.transaction_out(tx))
 
 
 @st.composite
