@@ -167,11 +167,25 @@ def sample_text(s: MeterSample, at_iso: str | None = None) -> str:
     """
     at = s.at
     at_text = f'"{at.isoformat() if at_iso is None else at_iso}"'
+    shape = _SHAPES.get  # looked up inline: a call per reading costs more than the lookup
     readings = ",".join(
         [
-            f'{{"at":{at_text if r.at is at else _quote_ts(r.at)},'
-            f'{_reading_shape(r)}"value":"{r.value!s}"}}'
+            f'{{"at":{at_text if r.at is at else _quote_ts(r.at)},{middle}"value":"{r.value!s}"}}'
             for r in s.readings
+            for middle in [
+                shape(
+                    (
+                        r.measurand,
+                        r.context,
+                        r.location,
+                        r.phase,
+                        r.unit,
+                        r.other_measurand,
+                        r.from_phases,
+                    )
+                )
+                or _reading_shape(r)
+            ]
         ]
     )
     signed = ",".join(

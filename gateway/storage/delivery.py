@@ -220,8 +220,13 @@ class SqlDelivery:
 
     def on_transaction(self, conn: Connection, row_id: int, tx: Transaction, at: datetime) -> None:
         """Seal a new transaction, queue its Session, and create its CDR when it ended."""
-        staged: dict[int, Seal] | None = getattr(self._staging, "seals", None)
         seal = self._sealed.get(row_id)
+        if seal is not None and tx.status is TransactionStatus.ACTIVE:
+            # Nearly every call: a running transaction, sealed with its token long ago.
+            if seal.owner is not None and seal.site is not None:
+                self._upsert_outbox(conn, PushKind.SESSION, str(row_id), at)
+            return
+        staged: dict[int, Seal] | None = getattr(self._staging, "seals", None)
         if seal is None and staged is not None:
             seal = staged.get(row_id)
         if seal is None:

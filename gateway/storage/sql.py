@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -309,17 +309,12 @@ class SqlStore:
                 self._plain.commit(conn, batch)
                 return
             # One statement for every charger document of the batch (executemany).
-            documents = {
-                c.charger_id: {
-                    "id": c.charger_id,
-                    "state": self._documents.state(c.state),
-                    "updated_at": c.at,
-                }
-                for c in batch
-                if c.state_changed
-            }
+            documents = [
+                {"id": c.charger_id, "state": self._documents.state(c.state), "updated_at": c.at}
+                for c in last_states(batch)
+            ]
             if documents:
-                conn.execute(self._upsert(CHARGER, ["id"]), list(documents.values()))
+                conn.execute(self._upsert(CHARGER, ["id"]), documents)
             for change in batch:
                 self._write(conn, change)
             issued = [c.issued_tx_id for c in batch if c.issued_tx_id is not None]
@@ -547,13 +542,12 @@ class PlainSqliteWriter:
     def commit(self, conn: Connection, batch: Sequence[Change]) -> None:
         cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
-            documents = {
-                c.charger_id: (c.charger_id, self._documents.state(c.state), utc_text(c.at))
-                for c in batch
-                if c.state_changed
-            }
+            documents = [
+                (c.charger_id, self._documents.state(c.state), utc_text(c.at))
+                for c in last_states(batch)
+            ]
             if documents:
-                cur.executemany(_UPSERT_CHARGER, list(documents.values()))
+                cur.executemany(_UPSERT_CHARGER, documents)
             # Samples are most of the rows: one statement for the whole batch. Only sample
             # rows take ids from their table, so they get the ids they would get one by one.
             samples: list[tuple[str, str, str | None, str]] = []
@@ -694,6 +688,14 @@ def _plain_problems(
                 for p in problems
             ],
         )
+
+
+def last_states(batch: Sequence[Change]) -> Iterable[Change]:
+    """The last change of each charger whose state changed, in first-seen order.
+
+    Only its document is written (one row per charger), so only its is built.
+    """
+    return {c.charger_id: c for c in batch if c.state_changed}.values()
 
 
 def _insert_sql(table: Table, columns: Sequence[str]) -> str:
