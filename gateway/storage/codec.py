@@ -77,11 +77,23 @@ def _quote_opt(text: str | None) -> str:
 
 
 def _quote_ts(dt: datetime) -> str:
-    return f'"{dt.isoformat()}"'
+    return f'"{iso_text(dt)}"'
+
+
+def iso_text(dt: datetime) -> str:
+    """``dt.isoformat()``; UTC times are looked up (see ``utc_text``)."""
+    if dt.tzinfo is not UTC:
+        return dt.isoformat()
+    text = _ISO_TEXTS.get(dt)
+    if text is None:
+        if len(_ISO_TEXTS) >= _TEXTS_MAX:
+            _ISO_TEXTS.clear()
+        text = _ISO_TEXTS[dt] = dt.isoformat()
+    return text
 
 
 def _ts(dt: datetime | None) -> str | None:
-    return None if dt is None else dt.isoformat()
+    return None if dt is None else iso_text(dt)
 
 
 def _dt(text: str | None) -> datetime | None:
@@ -749,25 +761,26 @@ def utc_text(value: datetime | None) -> str | None:
     """
     if value is None:
         return None
-    last = _LAST_UTC[0]
-    if last[0] is value:
-        # One change stores its time in several rows: the charger's, its transaction's,
-        # the outbox's. Formatting a time costs more than remembering the last one.
-        return last[1]
     if value.tzinfo is UTC:
-        # Nearly every time is UTC already: its text without the "+00:00" needs no
-        # conversion and no copy.
-        text = value.isoformat(" ", "microseconds")[:26]
-    elif value.tzinfo is None:
+        # Nearly every time is UTC already, and one change stores its time in several
+        # rows (its charger's, its transaction's, the outbox's): formatting a time costs
+        # more than looking it up.
+        text = _UTC_TEXTS.get(value)
+        if text is None:
+            if len(_UTC_TEXTS) >= _TEXTS_MAX:
+                _UTC_TEXTS.clear()
+            text = _UTC_TEXTS[value] = value.isoformat(" ", "microseconds")[:26]
+        return text
+    if value.tzinfo is None:
         raise ValueError("naive datetime reached the store")
-    else:
-        text = value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-    _LAST_UTC[0] = (value, text)
-    return text
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
-#: The last time ``utc_text`` formatted, and its text (one tuple: read and replaced whole).
-_LAST_UTC: list[tuple[datetime | None, str]] = [(None, "")]
+#: Recent UTC times and their texts (only UTC ones: an equal instant in another offset
+#: is written differently). Bounded: cleared when full.
+_UTC_TEXTS: dict[datetime, str] = {}
+_ISO_TEXTS: dict[datetime, str] = {}
+_TEXTS_MAX = 4096
 
 
 def utc_text_of(value: datetime, iso: str) -> str:

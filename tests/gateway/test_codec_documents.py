@@ -143,3 +143,11 @@ def test_a_sample_written_out_directly_is_the_same_text(sample: MeterSample) -> 
     """The commit path's hand-written sample document is byte for byte the encoder's."""
     expected = json.dumps(reference_document(sample), separators=(",", ":"), sort_keys=True)
     assert codec.sample_text(sample) == expected
+
+
+@given(st.lists(times, max_size=6))
+def test_a_remembered_time_is_written_as_formatting_it_would(values: list[datetime]) -> None:
+    """Twice over, in UTC or another offset: each time's own text, never an equal instant's."""
+    for value in [*values, *values, *(v.astimezone(UTC) for v in values)]:
+        assert codec.iso_text(value) == value.isoformat()
+        assert codec.utc_text(value) == value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
