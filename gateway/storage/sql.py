@@ -79,6 +79,9 @@ NOTE = _table(NoteRow)
 SEQUENCE = _table(SequenceRow)
 ALL_TABLES = [META, CHARGER, EVSE, OUTBOX, CONFIG, TRANSACTION, SAMPLE, PARKED, NOTE, SEQUENCE]
 
+#: A meter sample row for the plain insert: charger, transaction (or ""), time, document.
+_SampleRow = tuple[str, str, str, str]
+
 #: The OCPP 1.6 transactionId sequence; ids are positive 32-bit integers on the wire.
 TX_SEQUENCE = "ocpp16_transaction"
 
@@ -550,7 +553,7 @@ class PlainSqliteWriter:
                 cur.executemany(_UPSERT_CHARGER, documents)
             # Samples are most of the rows: one statement for the whole batch. Only sample
             # rows take ids from their table, so they get the ids they would get one by one.
-            samples: list[tuple[str, str, str | None, str]] = []
+            samples: list[_SampleRow] = []
             for change in batch:
                 self._write(conn, cur, change, samples)
             if samples:
@@ -566,7 +569,7 @@ class PlainSqliteWriter:
         conn: Connection,
         cur: Any,
         change: Change,
-        samples: list[tuple[str, str, str | None, str]],
+        samples: list[_SampleRow],
     ) -> None:
         for effect in change.effects:
             if isinstance(effect, TransactionChanged):
@@ -612,7 +615,7 @@ class PlainSqliteWriter:
         cur: Any,
         effect: TransactionChanged,
         at: datetime,
-        samples: list[tuple[str, str, str | None, str]],
+        samples: list[_SampleRow],
     ) -> None:
         tx = effect.transaction
         if effect.record_changed:
@@ -660,7 +663,7 @@ class PlainSqliteWriter:
 
 
 def _sample_rows(
-    rows: list[tuple[str, str, str | None, str]],
+    rows: list[_SampleRow],
     charger_id: str,
     tx_id: str,
     samples: Sequence[MeterSample],
@@ -693,7 +696,7 @@ def _plain_problems(
 def last_states(batch: Sequence[Change]) -> Iterable[Change]:
     """The last change of each charger whose state changed, in first-seen order.
 
-    Only its document is written (one row per charger), so only its is built.
+    One row per charger is written, so only that state's document is built.
     """
     return {c.charger_id: c for c in batch if c.state_changed}.values()
 
