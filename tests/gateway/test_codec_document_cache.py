@@ -7,6 +7,7 @@ from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from types import MappingProxyType
+from typing import Any
 
 from hypothesis import given, strategies as st
 
@@ -164,7 +165,7 @@ def test_every_state_written_is_the_codec_document(
         before = state
 
 
-def a_transaction(**changes: object) -> Transaction:
+def a_transaction(**changes: Any) -> Transaction:
     tx = Transaction(
         charger_id=CP,
         tx_id="7",
