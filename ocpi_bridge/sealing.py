@@ -16,7 +16,9 @@ from typing import Protocol
 
 from gateway.config import Settings
 from gateway.domain.delivery import CdrRecord, Claim, Seal
+from gateway.domain.ids import EvseUid
 from gateway.domain.remote import RemoteCommand, Reservation
+from gateway.domain.topology import ConnectorRef
 from gateway.domain.transactions import Transaction
 from ocpi_bridge.catalog import zone
 from ocpi_bridge.models.cdrs import Cdr
@@ -44,9 +46,17 @@ class OcpiSealer:
         self._settings = settings
         self._configured_at = configured_at
         self._tokens = tokens
+        # A site document depends on the configuration, fixed for this sealer's life, and
+        # on where the transaction started: building one per start is most of sealing, so
+        # each is kept by EVSE and connector. Unless a tariff's time is missing from
+        # ``configured_at``: then the document carries the start's time and is not kept.
+        dated = all(f"tariff:{t.id}" in configured_at for t in settings.tariffs)
+        self._sites: dict[tuple[EvseUid | None, ConnectorRef | None], str] | None = (
+            {} if dated else None
+        )
 
     def seal(self, tx: Transaction) -> Seal:
-        site, problem = seal_site(tx, self._settings, configured_at=self._configured_at)
+        site, problem = self._site(tx)
         identity = None
         if tx.token is not None:
             identity = self._tokens.identity(
@@ -61,6 +71,16 @@ class OcpiSealer:
             else (identity.country_code.upper(), identity.party_id.upper()),
             problem=problem,
         )
+
+    def _site(self, tx: Transaction) -> tuple[str | None, str | None]:
+        sites = self._sites
+        key = (tx.evse_uid, tx.connector)
+        if sites is not None and (known := sites.get(key)) is not None:
+            return known, None
+        site, problem = seal_site(tx, self._settings, configured_at=self._configured_at)
+        if sites is not None and site is not None:
+            sites[key] = site
+        return site, problem
 
     def claim(
         self, tx: Transaction, starts: Sequence[RemoteCommand], reservations: Sequence[Reservation]

@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Collection, Iterable, Mapping, Sequence
-from contextlib import AbstractContextManager
+import threading
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
@@ -166,10 +167,30 @@ class SqlDelivery:
         self.sealer: Sealer | None = None
         self._hints = hints_for(engine)
         self._plain = plain
+        #: Committed seals of running transactions whose token is sealed too. Such a seal
+        #: row never changes again (only a seal still waiting for its token is updated,
+        #: and no seal is deleted), and every change of a running transaction needs its
+        #: seal: remembering it spares a query per message.
+        self._sealed: dict[int, Seal] = {}
+        #: Seals learnt inside the charger commit in progress (this thread's), remembered
+        #: only once that commit succeeded: a rolled-back seal must be written again.
+        self._staging = threading.local()
 
     def begin(self) -> AbstractContextManager[Connection]:
         """A write transaction, queued in-process behind the other writers (SQLite)."""
         return begin(self.engine)
+
+    @contextmanager
+    def charger_commit(self) -> Iterator[Connection]:
+        """``begin`` for ``SqlStore.commit``: the seals it learns are kept once it committed."""
+        staged: dict[int, Seal] = {}
+        self._staging.seals = staged
+        try:
+            with self.begin() as conn:
+                yield conn
+        finally:
+            self._staging.seals = None
+        self._sealed.update(staged)
 
     # --- dialect helpers ---------------------------------------------------------------
 
@@ -181,7 +202,7 @@ class SqlDelivery:
         self, conn: Connection, kind: PushKind, object_id: str, at: datetime
     ) -> None:
         if self._plain:
-            _driver_execute(conn, _UPSERT_OUTBOX, (kind.value, object_id, _utc_text(at)))
+            _driver_execute(conn, _UPSERT_OUTBOX, (kind.value, object_id, codec.utc_text(at)))
             return
         stmt = self._insert(_OUTBOX)
         stmt = stmt.on_conflict_do_update(
@@ -199,7 +220,23 @@ class SqlDelivery:
 
     def on_transaction(self, conn: Connection, row_id: int, tx: Transaction, at: datetime) -> None:
         """Seal a new transaction, queue its Session, and create its CDR when it ended."""
-        seal = self._seal_for(conn, row_id, tx, at)
+        seal = self._sealed.get(row_id)
+        if seal is not None and tx.status is TransactionStatus.ACTIVE:
+            # Nearly every call: a running transaction, sealed with its token long ago.
+            if seal.owner is not None and seal.site is not None:
+                self._upsert_outbox(conn, PushKind.SESSION, str(row_id), at)
+            return
+        staged: dict[int, Seal] | None = getattr(self._staging, "seals", None)
+        if seal is None and staged is not None:
+            seal = staged.get(row_id)
+        if seal is None:
+            seal, final = self._seal_and_tell(conn, row_id, tx, at)
+            if final and seal is not None and staged is not None:
+                staged[row_id] = seal
+        if tx.ended:  # nothing changes an ended transaction again
+            self._sealed.pop(row_id, None)
+            if staged is not None:
+                staged.pop(row_id, None)
         if seal is None:
             if tx.ended:
                 self._upsert_outbox(conn, PushKind.CDR_BUILD, str(row_id), at)
@@ -212,19 +249,28 @@ class SqlDelivery:
     def _seal_for(
         self, conn: Connection, row_id: int, tx: Transaction, at: datetime
     ) -> Seal | None:
+        return self._seal_and_tell(conn, row_id, tx, at)[0]
+
+    def _seal_and_tell(
+        self, conn: Connection, row_id: int, tx: Transaction, at: datetime
+    ) -> tuple[Seal | None, bool]:
+        """The seal of ``tx``, sealed now if it must be; and whether its row is final.
+
+        Final: the token is sealed too, so the row will never change again.
+        """
         found = self._find_seal(conn, row_id)
         stored = None if found is None else _seal(found)
         token_known = found is not None and found.token is not None
         if stored is not None and (token_known or tx.token is None):
-            return stored
+            return stored, token_known
         if self.sealer is None:
-            return stored
+            return stored, False
         try:
             fresh = self.sealer.seal(tx)
         except Exception:
             log.exception("cannot seal transaction %s/%s", tx.charger_id, tx.tx_id)
             self._note(conn, tx.charger_id, at, "delivery:seal_failed", f"transaction {tx.tx_id}")
-            return stored
+            return stored, False
         token = fresh.token if tx.token is not None else None
         owner = fresh.owner if tx.token is not None else None
         if stored is not None:
@@ -239,7 +285,7 @@ class SqlDelivery:
                     owner_party=None if owner is None else owner[1],
                 )
             )
-            return replace(stored, token=token, owner=owner)
+            return replace(stored, token=token, owner=owner), True
         session_id = self._session_id_for(conn, row_id, tx, fresh, at)
         values = {
             "tx_row": row_id,
@@ -251,12 +297,13 @@ class SqlDelivery:
             "sealed_at": at,
         }
         if self._plain:
-            _driver_execute(conn, _INSERT_SEAL, (*list(values.values())[:-1], _utc_text(at)))
+            _driver_execute(conn, _INSERT_SEAL, (*list(values.values())[:-1], codec.utc_text(at)))
         else:
             conn.execute(SEAL.insert(), values)
         if fresh.problem:
             self._note(conn, tx.charger_id, at, "delivery:unsealed", fresh.problem)
-        return replace(fresh, session_id=session_id, token=token, owner=owner)
+        sealed = replace(fresh, session_id=session_id, token=token, owner=owner)
+        return sealed, tx.token is not None
 
     def _session_id_for(
         self, conn: Connection, row_id: int, tx: Transaction, fresh: Seal, at: datetime
@@ -1248,10 +1295,3 @@ def _driver_execute(conn: Connection, sql: str, params: Sequence[Any]) -> None:
         cur.execute(sql, params)
     finally:
         cur.close()
-
-
-def _utc_text(value: datetime) -> str:
-    """A timestamp as ``UtcDateTime`` stores it on SQLite (``gateway.storage.sql.utc_text``)."""
-    if value.tzinfo is None:
-        raise ValueError("naive datetime reached the store")
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")

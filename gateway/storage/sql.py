@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from gateway.domain.status import EvseStatus
 from gateway.domain.transactions import Transaction, TransactionStatus
 from gateway.ports import Change
 from gateway.storage import codec
+from gateway.storage.codec import utc_text as utc_text, utc_text_of as utc_text_of
 from gateway.storage.commands import PENDING as PENDING_SESSIONS, TABLES as COMMAND_TABLES
 from gateway.storage.delivery import TABLES as DELIVERY_TABLES, ConfigObject, SqlDelivery
 from gateway.storage.partners import TABLES as PARTNER_TABLES
@@ -77,6 +78,9 @@ PARKED = _table(ParkedEventRow)
 NOTE = _table(NoteRow)
 SEQUENCE = _table(SequenceRow)
 ALL_TABLES = [META, CHARGER, EVSE, OUTBOX, CONFIG, TRANSACTION, SAMPLE, PARKED, NOTE, SEQUENCE]
+
+#: A meter sample row for the plain insert: charger, transaction (or ""), time, document.
+_SampleRow = tuple[str, str, str, str]
 
 #: The OCPP 1.6 transactionId sequence; ids are positive 32-bit integers on the wire.
 TX_SEQUENCE = "ocpp16_transaction"
@@ -160,7 +164,8 @@ class SqlStore:
             event.listen(self.engine, "connect", _sqlite_pragmas(busy_timeout_ms))
         #: Seals, CDRs and push queues; its ``sealer`` is set once the OCPI side is built.
         self.delivery = SqlDelivery(self.engine, plain=use_plain)
-        self._plain = PlainSqliteWriter(self.delivery) if use_plain else None
+        self._documents = codec.DocumentCache()
+        self._plain = PlainSqliteWriter(self.delivery, self._documents) if use_plain else None
 
     # --- lifecycle ---------------------------------------------------------------
 
@@ -302,22 +307,17 @@ class SqlStore:
         return [(r.kind, r.text) for r in rows]
 
     def commit(self, batch: Sequence[Change]) -> None:
-        with self.delivery.begin() as conn:
+        with self.delivery.charger_commit() as conn:
             if self._plain is not None:
                 self._plain.commit(conn, batch)
                 return
             # One statement for every charger document of the batch (executemany).
-            documents = {
-                c.charger_id: {
-                    "id": c.charger_id,
-                    "state": codec.dump_state(c.state),
-                    "updated_at": c.at,
-                }
-                for c in batch
-                if c.state_changed
-            }
+            documents = [
+                {"id": c.charger_id, "state": self._documents.state(c.state), "updated_at": c.at}
+                for c in last_states(batch)
+            ]
             if documents:
-                conn.execute(self._upsert(CHARGER, ["id"]), list(documents.values()))
+                conn.execute(self._upsert(CHARGER, ["id"]), documents)
             for change in batch:
                 self._write(conn, change)
             issued = [c.issued_tx_id for c in batch if c.issued_tx_id is not None]
@@ -385,7 +385,7 @@ class SqlStore:
                 "status": tx.status.value,
                 "started_at": tx.started_at,
                 "stopped_at": tx.stopped_at,
-                "doc": codec.dumps(codec.transaction_out(tx)),
+                "doc": self._documents.transaction(tx),
                 "updated_at": at,
             }
             dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
@@ -428,7 +428,7 @@ class SqlStore:
                         "charger_id": charger_id,
                         "tx_id": tx_id,
                         "at": s.at,
-                        "doc": codec.dumps(codec.sample_out(s)),
+                        "doc": codec.sample_text(s),
                     }
                     for s in samples
                 ],
@@ -538,33 +538,44 @@ class PlainSqliteWriter:
     SQLAlchemy commit with them, or not at all.
     """
 
-    def __init__(self, delivery: SqlDelivery) -> None:
+    def __init__(self, delivery: SqlDelivery, documents: codec.DocumentCache) -> None:
         self._delivery = delivery
+        self._documents = documents
 
     def commit(self, conn: Connection, batch: Sequence[Change]) -> None:
         cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
-            documents = {
-                c.charger_id: (c.charger_id, codec.dump_state(c.state), utc_text(c.at))
-                for c in batch
-                if c.state_changed
-            }
+            documents = [
+                (c.charger_id, self._documents.state(c.state), utc_text(c.at))
+                for c in last_states(batch)
+            ]
             if documents:
-                cur.executemany(_UPSERT_CHARGER, list(documents.values()))
+                cur.executemany(_UPSERT_CHARGER, documents)
+            # Samples are most of the rows: one statement for the whole batch. Only sample
+            # rows take ids from their table, so they get the ids they would get one by one.
+            samples: list[_SampleRow] = []
             for change in batch:
-                self._write(conn, cur, change)
+                self._write(conn, cur, change, samples)
+            if samples:
+                cur.executemany(_INSERT_SAMPLE, samples)
             issued = [c.issued_tx_id for c in batch if c.issued_tx_id is not None]
             if issued:
                 cur.execute(_UPSERT_SEQUENCE, (TX_SEQUENCE, max(issued)))
         finally:
             cur.close()
 
-    def _write(self, conn: Connection, cur: Any, change: Change) -> None:
+    def _write(
+        self,
+        conn: Connection,
+        cur: Any,
+        change: Change,
+        samples: list[_SampleRow],
+    ) -> None:
         for effect in change.effects:
             if isinstance(effect, TransactionChanged):
-                self._write_transaction(conn, cur, effect, change.at)
+                self._write_transaction(conn, cur, effect, change.at, samples)
             elif isinstance(effect, SamplesRecorded):
-                _plain_samples(cur, effect.charger_id, "", effect.samples)
+                _sample_rows(samples, effect.charger_id, "", effect.samples)
                 _plain_problems(cur, effect.charger_id, effect.problems, change.at)
             elif isinstance(effect, EvseChanged):
                 last_updated = utc_text(effect.last_updated)
@@ -599,7 +610,12 @@ class PlainSqliteWriter:
                 )
 
     def _write_transaction(
-        self, conn: Connection, cur: Any, effect: TransactionChanged, at: datetime
+        self,
+        conn: Connection,
+        cur: Any,
+        effect: TransactionChanged,
+        at: datetime,
+        samples: list[_SampleRow],
     ) -> None:
         tx = effect.transaction
         if effect.record_changed:
@@ -613,14 +629,14 @@ class PlainSqliteWriter:
                     tx.status.value,
                     utc_text(tx.started_at),
                     utc_text(tx.stopped_at),
-                    codec.dumps(codec.transaction_out(tx)),
+                    self._documents.transaction(tx),
                     utc_text(at),
                 ),
             )
         else:
             cur.execute(_TOUCH_TRANSACTION, (utc_text(at), tx.charger_id, tx.tx_id))
         row = cur.fetchone()
-        _plain_samples(cur, tx.charger_id, tx.tx_id, effect.new_samples)
+        _sample_rows(samples, tx.charger_id, tx.tx_id, effect.new_samples)
         _plain_problems(cur, tx.charger_id, effect.problems, at)
         if row is not None:
             self._delivery.on_transaction(conn, row[0], tx, at)
@@ -646,27 +662,15 @@ class PlainSqliteWriter:
             cur.close()
 
 
-def utc_text(value: datetime | None) -> str | None:
-    """A timestamp as the SQLite column stores it: UTC, ``YYYY-MM-DD HH:MM:SS.ffffff``.
-
-    The same text SQLAlchemy's ``UtcDateTime`` writes, so either path reads both.
-    """
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise ValueError("naive datetime reached the store")
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-
-
-def _plain_samples(cur: Any, charger_id: str, tx_id: str, samples: Sequence[MeterSample]) -> None:
-    if samples:
-        cur.executemany(
-            _INSERT_SAMPLE,
-            [
-                (charger_id, tx_id, utc_text(s.at), codec.dumps(codec.sample_out(s)))
-                for s in samples
-            ],
-        )
+def _sample_rows(
+    rows: list[_SampleRow],
+    charger_id: str,
+    tx_id: str,
+    samples: Sequence[MeterSample],
+) -> None:
+    for s in samples:
+        iso = s.at.isoformat()  # formatting a time is slow: once for the document and the column
+        rows.append((charger_id, tx_id, utc_text_of(s.at, iso), codec.sample_text(s, iso)))
 
 
 def _plain_problems(
@@ -687,6 +691,14 @@ def _plain_problems(
                 for p in problems
             ],
         )
+
+
+def last_states(batch: Sequence[Change]) -> Iterable[Change]:
+    """The last change of each charger whose state changed, in first-seen order.
+
+    One row per charger is written, so only that state's document is built.
+    """
+    return {c.charger_id: c for c in batch if c.state_changed}.values()
 
 
 def _insert_sql(table: Table, columns: Sequence[str]) -> str:

@@ -97,3 +97,57 @@ def test_a_sample_is_stored_as_the_same_text_as_before(sample: MeterSample) -> N
 def test_a_stored_sample_reads_back_equal(sample: MeterSample) -> None:
     """What is written is what is read."""
     assert codec.sample_in(json.loads(codec.dumps(codec.sample_out(sample)))) == sample
+
+
+free_text = st.text(max_size=12)  # quotes, backslashes, control and non-ASCII characters
+
+
+@st.composite
+def odd_samples(draw: st.DrawFn) -> MeterSample:
+    """Samples whose free-text fields hold anything a charger might send."""
+    at = draw(times)
+    reading = st.builds(
+        Reading,
+        measurand=st.sampled_from(Measurand),
+        value=st.decimals(allow_nan=False, allow_infinity=False),
+        unit=free_text,
+        at=st.one_of(st.just(at), times),
+        context=st.sampled_from(ReadingContext),
+        location=st.sampled_from(MeterLocation),
+        phase=st.one_of(st.none(), free_text),
+        from_phases=st.booleans(),
+        other_measurand=st.one_of(st.none(), free_text),
+    )
+    signed = st.builds(
+        SignedReading,
+        data=free_text,
+        at=times,
+        measurand=st.sampled_from(Measurand),
+        context=st.sampled_from(ReadingContext),
+        location=st.sampled_from(MeterLocation),
+        phase=st.one_of(st.none(), free_text),
+        signing_method=st.one_of(st.none(), free_text),
+        encoding_method=st.one_of(st.none(), free_text),
+        public_key=st.one_of(st.none(), free_text),
+    )
+    return MeterSample(
+        at=at,
+        readings=tuple(draw(st.lists(reading, max_size=5))),
+        signed=tuple(draw(st.lists(signed, max_size=2))),
+        clock_suspect=draw(st.booleans()),
+    )
+
+
+@given(st.one_of(samples(), odd_samples()))
+def test_a_sample_written_out_directly_is_the_same_text(sample: MeterSample) -> None:
+    """The commit path's hand-written sample document is byte for byte the encoder's."""
+    expected = json.dumps(reference_document(sample), separators=(",", ":"), sort_keys=True)
+    assert codec.sample_text(sample) == expected
+
+
+@given(st.lists(times, max_size=6))
+def test_a_remembered_time_is_written_as_formatting_it_would(values: list[datetime]) -> None:
+    """Twice over, in UTC or another offset: each time's own text, never an equal instant's."""
+    for value in [*values, *values, *(v.astimezone(UTC) for v in values)]:
+        assert codec.iso_text(value) == value.isoformat()
+        assert codec.utc_text(value) == value.astimezone(UTC).isoformat(" ", "microseconds")[:26]

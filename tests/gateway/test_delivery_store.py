@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from gateway.core.effects import TransactionChanged
+from gateway.core.effects import EvseChanged, TransactionChanged
 from gateway.domain.delivery import (
     CdrRecord,
     Claim,
@@ -24,14 +24,14 @@ from gateway.domain.delivery import (
     PushKind,
     Seal,
 )
-from gateway.domain.ids import ChargerId, EvseUid
+from gateway.domain.ids import ChargerId, EvseUid, LocationId
 from gateway.domain.remote import RemoteCommand, Reservation
 from gateway.domain.state import ChargerState
 from gateway.domain.status import EvseStatus
 from gateway.domain.topology import ConnectorRef
 from gateway.domain.transactions import AuthToken, Transaction, TransactionStatus
 from gateway.ports import Change
-from gateway.storage.delivery import ConfigObject
+from gateway.storage.delivery import SEAL, ConfigObject
 from gateway.storage.sql import OUTBOX, SqlStore
 from tests.builders import T0
 
@@ -291,3 +291,60 @@ def test_credit_cdrs_are_stored_once_and_queued(store: SqlStore):
     assert outbox(store) == [("cdr", "X-C")]
     items = store.delivery.take_outbox(10)
     assert [(i.kind, i.owner) for i in items] == [(PushKind.CDR, ("DE", "EMS"))]
+
+
+def seal_rows(store: SqlStore) -> list[tuple[int, str, str | None]]:
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(SEAL.c.tx_row, SEAL.c.session_id, SEAL.c.token))
+        return [(r.tx_row, r.session_id, r.token) for r in rows]
+
+
+def test_a_seal_whose_commit_was_rolled_back_is_written_again(store: SqlStore):
+    """A seal remembered from a failed batch would leave the retried start without its seal."""
+    store.delivery.sealer = Sealer()
+    start = Change(
+        charger_id=CP,
+        state=ChargerState(charger_id=CP),
+        effects=(TransactionChanged(transaction=a_transaction()),),
+        at=T0,
+    )
+    naive = EvseChanged(
+        uid=EvseUid("E"),
+        location_id=LocationId("L"),
+        status=EvseStatus.AVAILABLE,
+        last_updated=T0.replace(tzinfo=None),
+    )
+    # Fails after the start was written and sealed inside the same database transaction.
+    bad = replace(start, effects=(naive,), state_changed=False)
+    with pytest.raises(ValueError, match="naive"):
+        store.commit([start, bad])
+    assert seal_rows(store) == []
+
+    store.commit([start])
+    commit(store, a_transaction(energy_wh=Decimal(10)), T0 + timedelta(minutes=5))
+
+    assert seal_rows(store) == [(1, "AC-0001-7", '"04A1B2C3"')]
+    assert outbox(store) == [("session", "1")]
+
+
+def test_a_start_and_its_updates_in_one_batch_are_sealed_once(store: SqlStore):
+    """Inside one commit, and in the commits after it, the start's seal serves every change."""
+    sealer = Sealer()
+    store.delivery.sealer = sealer
+    changes = [
+        Change(
+            charger_id=CP,
+            state=ChargerState(charger_id=CP),
+            effects=(TransactionChanged(transaction=a_transaction(energy_wh=Decimal(wh))),),
+            at=T0 + timedelta(minutes=wh),
+        )
+        for wh in (0, 1, 2)
+    ]
+    store.commit(changes)
+    commit(store, a_transaction(energy_wh=Decimal(3)), T0 + timedelta(minutes=3))
+    commit(store, stopped(a_transaction()), T0 + timedelta(hours=1))
+
+    assert sealer.sealed == 1
+    assert sealer.built == 1
+    assert seal_rows(store) == [(1, "AC-0001-7", '"04A1B2C3"')]
+    assert outbox(store) == [("session", "1"), ("cdr", "AC-0001-7")]

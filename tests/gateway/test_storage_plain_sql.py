@@ -40,7 +40,7 @@ from gateway.domain.transactions import (
     TransactionUpdated,
 )
 from gateway.ports import Change
-from gateway.storage.sql import ALL_TABLES, SqlStore, StoreError, utc_text
+from gateway.storage.sql import ALL_TABLES, SqlStore, StoreError, utc_text, utc_text_of
 from gateway.storage.tables import UtcDateTime
 from tests.builders import T0
 
@@ -348,4 +348,35 @@ def test_rows_written_before_a_failure_in_the_batch_are_rolled_back(tmp_path: Pa
     assert store.load_chargers() == {}
     store.commit([evse_change(CP, "E1", T0)])
     assert list(store.evse_statuses()) == [EvseUid("E1")]
+    store.close()
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(1000, 1, 1),
+        max_value=datetime(9998, 12, 31),
+        timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30))]),
+    ).flatmap(lambda at: st.sampled_from([at, at.replace(microsecond=0)]))
+)
+def test_a_time_cut_from_its_iso_text_is_the_stored_text(at: datetime) -> None:
+    """With or without microseconds, in UTC or not: the same column text as ``utc_text``."""
+    assert utc_text_of(at, at.isoformat()) == utc_text(at)
+
+
+@pytest.mark.parametrize("plain_sql", [True, False], ids=["plain", "sqlalchemy"])
+def test_a_charger_changed_twice_in_a_batch_keeps_its_last_state(
+    tmp_path: Path, plain_sql: bool
+) -> None:
+    """One document per charger and batch: the last state that changed, not an earlier one."""
+    store = SqlStore(f"sqlite:///{tmp_path / 'g.db'}", plain_sql=plain_sql)
+    store.open()
+    first = Change(charger_id=CP, state=ChargerState(charger_id=CP), effects=(), at=T0)
+    connected = ChargerState(charger_id=CP, connected=True, offline=False, since=T0)
+    second = replace(first, state=connected, at=T0 + timedelta(seconds=1))
+    unchanged = replace(first, state_changed=False, at=T0 + timedelta(seconds=2))
+    other = Change(charger_id=OTHER, state=ChargerState(charger_id=OTHER), effects=(), at=T0)
+
+    store.commit([first, other, second, unchanged])
+
+    assert store.load_chargers() == {CP: connected, OTHER: ChargerState(charger_id=OTHER)}
     store.close()
