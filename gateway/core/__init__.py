@@ -89,7 +89,7 @@ def step(
         case _:
             new, tx_effects = _apply(state, event), ()
     new, evse_effects = evse.republish(new, bindings, now=now)
-    return Step(new, (*tx_effects, *evse_effects))
+    return Step(new, tx_effects + evse_effects if evse_effects else tx_effects)
 
 
 def refresh(state: ChargerState, *, bindings: tuple[EvseBinding, ...], now: datetime) -> Step:

@@ -54,9 +54,14 @@ def project(state: ChargerState, binding: EvseBinding) -> EvseStatus:
         ConnectorStatus.FAULTED,
     ):
         return _FROM_CONNECTOR[state.station.status]
+    refs = binding.connectors
+    if len(refs) == 1:
+        # Most EVSEs have one connector: its status is the EVSE's, no precedence to apply.
+        report = state.connectors.get(refs[0])
+        return EvseStatus.UNKNOWN if report is None else _FROM_CONNECTOR[report.status]
     found = {
         _FROM_CONNECTOR[report.status]
-        for ref in binding.connectors
+        for ref in refs
         if (report := state.connectors.get(ref)) is not None
     }
     return next((s for s in _PRECEDENCE if s in found), EvseStatus.UNKNOWN)
