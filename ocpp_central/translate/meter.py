@@ -234,7 +234,7 @@ def _translate(
         sample = _sample(item, field, i, received_at, sampled, quick, problems)
         if sample is not None:
             samples.append(sample)
-    return MeterParse(samples=tuple(samples), problems=tuple(problems))
+    return _new_parse(samples=tuple(samples), problems=tuple(problems))
 
 
 def _sample(
@@ -303,6 +303,7 @@ _CLOCK_REPLACED = frozenset(
 #: ``__init__`` costs twice as much), and a MeterValues carries several values.
 _new_reading = constructor(Reading)
 _new_sample = constructor(MeterSample)
+_new_parse = constructor(MeterParse)
 
 
 # --- the quick path: a sampled value like one read cleanly before ------------------------
@@ -356,10 +357,23 @@ def _quick_v16(value: dict[str, Any], at: datetime) -> Reading | None:
         reader is None
         or type(raw) is not str
         or len(raw) > _EXACT_LENGTH
-        or _PLAIN_DECIMAL(raw) is None
+        # isdigit alone would take "²" or other scripts' digits; most values are integers
+        or not ((raw.isdigit() and raw.isascii()) or _PLAIN_DECIMAL(raw) is not None)
     ):
         return None
-    return _quick_reading(reader, Decimal(raw), at)
+    measurand, context, location, phase, convert, unit, register = reader
+    number = Decimal(raw) if convert is None else convert(Decimal(raw))
+    if register and number < 0:
+        return None  # the general path records why it is dropped
+    return _new_reading(
+        measurand=measurand,
+        value=number,
+        unit=unit,
+        at=at,
+        context=context,
+        location=location,
+        phase=phase,
+    )
 
 
 def _quick_v201(value: dict[str, Any], at: datetime) -> Reading | None:
@@ -398,10 +412,6 @@ def _quick_v201(value: dict[str, Any], at: datetime) -> Reading | None:
         return None
     if multiplier:
         number = number.scaleb(multiplier)
-    return _quick_reading(reader, number, at)
-
-
-def _quick_reading(reader: _Reader, number: Decimal, at: datetime) -> Reading | None:
     measurand, context, location, phase, convert, unit, register = reader
     if convert is not None:
         number = convert(number)

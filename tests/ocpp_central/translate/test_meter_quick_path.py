@@ -250,3 +250,25 @@ def test_a_naive_receive_time_is_refused_even_for_a_remembered_timestamp() -> No
     parse_timestamp(STAMP, received_at=RECEIVED)
     with pytest.raises(ValueError, match="timezone-aware"):
         parse_timestamp(STAMP, received_at=RECEIVED.replace(tzinfo=None))
+
+
+@pytest.mark.parametrize(
+    ("uom", "sent", "canonical"),
+    [
+        ({"unit": "kWh"}, 1.5, Decimal("1.5E+3")),
+        ({"unit": "kWh", "multiplier": -3}, 1500, Decimal("1500")),
+        ({"unit": "Wh", "multiplier": 3}, 2, Decimal("2E+3")),
+        ({"unit": "K"}, 300, Decimal("26.85")),
+    ],
+)
+def test_a_known_v201_unit_and_multiplier_convert_on_the_quick_path(
+    uom: dict[str, Any], sent: float, canonical: Decimal
+) -> None:
+    """Multipliers and unit conversions apply the second time exactly as the first time."""
+    forget()
+    measurand = "Temperature" if uom["unit"] == "K" else "Energy.Active.Import.Register"
+    sv = {"measurand": measurand, "unitOfMeasure": uom, "value": sent}
+    message = [{"timestamp": STAMP, "sampledValue": [sv]}]
+    for _ in range(2):
+        reading = from_v201_meter_values(message, received_at=RECEIVED).samples[0].readings[0]
+        assert (reading.value, str(reading.value)) == (canonical, str(canonical))
