@@ -150,6 +150,13 @@ def test_records_without_slots_are_copied_and_constructed_too() -> None:
     assert constructor(_Unslotted)(value=2) == _Unslotted(value=2)
 
 
+def test_a_constructor_takes_positions_where_the_class_does() -> None:
+    """Fields that are not keyword-only may be passed by position, as to the class."""
+    assert constructor(_Unslotted)(2, "y") == _Unslotted(2, "y")
+    with pytest.raises(TypeError):
+        constructor(ChargerState)(ChargerId("A"))  # keyword-only, as for ChargerState(...)
+
+
 def test_a_constructor_refuses_what_evolve_refuses() -> None:
     """A record with a __post_init__ cannot skip it through the fast constructor."""
     with pytest.raises(TypeError, match="plain dataclass records"):

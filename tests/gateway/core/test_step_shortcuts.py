@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from decimal import Decimal
 from types import MappingProxyType
 
 from hypothesis import given, strategies as st
 
-from gateway.core import step
+from gateway.core import energy, step
 from gateway.core.effects import TransactionChanged
 from gateway.core.evse import project
 from gateway.domain.ids import ChargerId, EvseUid, LocationId
+from gateway.domain.meter import Measurand, MeterLocation, MeterSample, Reading
 from gateway.domain.state import ChargerState, ConnectorReport
 from gateway.domain.status import ConnectorStatus, EvseStatus
 from gateway.domain.topology import ConnectorRef, EvseBinding
@@ -116,3 +118,59 @@ def _update(
         token=token,
         connector=connector,
     )
+
+
+registers = st.decimals(min_value=0, max_value=10**7, places=3)
+instants = st.one_of(
+    st.none(), st.integers(0, 7200).map(lambda s: T0 + timedelta(seconds=s, microseconds=s * 7))
+)
+
+
+@given(
+    registers,
+    registers,
+    instants,
+    instants,
+    st.booleans(),
+    st.one_of(st.none(), st.decimals(min_value=1, max_value=400_000, places=1)),
+)
+def test_a_step_within_the_slack_fits_exactly_when_the_allowance_admits_it(
+    before_wh: Decimal,
+    after_wh: Decimal,
+    before_at: datetime | None,
+    after_at: datetime | None,
+    trusted: bool,
+    max_power_w: Decimal | None,
+) -> None:
+    """The monotonic filter's shortcut for small steps agrees with the full allowance."""
+    before = energy._Point(before_at, before_wh, energy.PointSource.SAMPLE, trusted)
+    after = energy._Point(after_at, after_wh, energy.PointSource.SAMPLE, True)
+    step_wh = after_wh - before_wh
+    allowance = energy._allowance(before, after, max_power_w)
+    assert energy._fits(before, after, max_power_w) is (Decimal(0) <= step_wh <= allowance)
+
+
+def _reading(measurand: Measurand, location: MeterLocation, phase: str | None) -> Reading:
+    return Reading(
+        measurand=measurand, value=Decimal(1), unit="Wh", at=T0, location=location, phase=phase
+    )
+
+
+@given(
+    st.lists(
+        st.builds(
+            _reading,
+            st.sampled_from([Measurand.ENERGY_ACTIVE_IMPORT_REGISTER, Measurand.VOLTAGE]),
+            st.sampled_from([MeterLocation.OUTLET, MeterLocation.INLET]),
+            st.sampled_from([None, "L1"]),
+        ),
+        max_size=5,
+    )
+)
+def test_a_sample_total_prefers_the_outlet_reading(readings: list[Reading]) -> None:
+    """One phase-less reading or several: the outlet's are taken when there are some."""
+    sample = MeterSample(at=T0, readings=tuple(readings))
+    measurand = Measurand.ENERGY_ACTIVE_IMPORT_REGISTER
+    totals = [r for r in readings if r.measurand is measurand and r.phase is None]
+    outlet = [r for r in totals if r.location is MeterLocation.OUTLET]
+    assert energy._totals(sample, measurand) == (outlet or totals)
