@@ -14,7 +14,7 @@ from datetime import datetime
 from types import MappingProxyType
 
 from gateway.core.effects import EvseChanged
-from gateway.core.evolve import evolve
+from gateway.core.evolve import constructor, evolve
 from gateway.domain.ids import EvseUid
 from gateway.domain.state import ChargerState, PublishedEvse
 from gateway.domain.status import ConnectorStatus, EvseStatus
@@ -41,6 +41,11 @@ _LIFECYCLE: Mapping[str, EvseStatus] = {
     "removed": EvseStatus.REMOVED,
     "planned": EvseStatus.PLANNED,
 }
+
+
+#: Faster than the classes' own __init__; a status change builds both for each EVSE.
+_new_published = constructor(PublishedEvse)
+_new_evse_changed = constructor(EvseChanged)
 
 
 def project(state: ChargerState, binding: EvseBinding) -> EvseStatus:
@@ -83,9 +88,9 @@ def republish(
             continue
         if published is None:
             published = dict(state.evses)
-        published[binding.uid] = PublishedEvse(status=status, last_updated=now)
+        published[binding.uid] = _new_published(status=status, last_updated=now)
         changed.append(
-            EvseChanged(
+            _new_evse_changed(
                 uid=binding.uid,
                 location_id=binding.location_id,
                 status=status,

@@ -72,13 +72,17 @@ def to_heartbeat_reply(now: datetime) -> dict[str, Any]:
     return {"currentTime": ocpp_datetime(now)}
 
 
+#: Faster than the class's own __init__, for the second most frequent message.
+_new_status = constructor(ConnectorStatusReported)
+
+
 def from_status_notification(
     charger_id: ChargerId, payload: Mapping[str, Any], *, at: datetime
 ) -> ConnectorStatusReported:
     """Connector 0 is the charge point itself (OCPP 1.6 §4.9); it becomes a station report."""
     connector_id = int(payload["connectorId"])
     error_code = payload.get("errorCode")
-    return ConnectorStatusReported(
+    return _new_status(
         charger_id=charger_id,
         at=at,
         connector=None if connector_id == 0 else _connector(connector_id),

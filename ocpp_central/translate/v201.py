@@ -62,12 +62,16 @@ def to_heartbeat_reply(now: datetime) -> dict[str, Any]:
     return {"currentTime": ocpp_datetime(now)}
 
 
+#: Faster than the class's own __init__, for the second most frequent message.
+_new_status = constructor(ConnectorStatusReported)
+
+
 def from_status_notification(
     charger_id: ChargerId, payload: Mapping[str, Any], *, at: datetime
 ) -> ConnectorStatusReported:
     """EVSE id 0 addresses the station as a whole; it becomes a station report."""
     evse_id = int(payload["evseId"])
-    return ConnectorStatusReported(
+    return _new_status(
         charger_id=charger_id,
         at=at,
         connector=None if evse_id == 0 else _connector_ref(evse_id, int(payload["connectorId"])),
