@@ -62,8 +62,13 @@ def to_heartbeat_reply(now: datetime) -> dict[str, Any]:
     return {"currentTime": ocpp_datetime(now)}
 
 
-#: Faster than the class's own __init__, for the second most frequent message.
+#: The events, built faster than by the classes' own __init__ (see `constructor`):
+#: TransactionEvent and StatusNotification are most of what chargers send.
 _new_status = constructor(ConnectorStatusReported)
+_new_started = constructor(TransactionStarted)
+_new_updated = constructor(TransactionUpdated)
+_new_stopped = constructor(TransactionStopped)
+_new_reported = constructor(MeterValuesReported)
 
 
 def from_status_notification(
@@ -138,13 +143,6 @@ def _connector(evse: Mapping[str, Any] | None) -> ConnectorRef | None:
     if evse is None:
         return None
     return _connector_ref(int(evse["id"]), int(evse.get("connectorId", 0)))
-
-
-#: Faster constructors for the events of the most frequent message (see `constructor`).
-_new_started = constructor(TransactionStarted)
-_new_updated = constructor(TransactionUpdated)
-_new_stopped = constructor(TransactionStopped)
-_new_reported = constructor(MeterValuesReported)
 
 
 def from_transaction_event(
