@@ -332,6 +332,7 @@ _CLEAN_V201: dict[tuple[object, ...], _Reader] = {}
 # Up to this many characters (so digits), a plain decimal string is exact as a Decimal in
 # the default context (28 digits): the general path's rounding `scaleb(0)` changes nothing.
 _EXACT_LENGTH = 28
+_CLEAN_LIMIT = 4096  # combinations remembered per version; real chargers use a handful
 _EXACT_INTEGER = 10**28
 _NO_UNIT: Mapping[str, Any] = {}
 
@@ -437,6 +438,8 @@ def _remember(
     # Only a value read without a problem comes here: its names were known (so the
     # measurand is not OTHER) and its unit fitted, so `_CONVERSIONS` holds the unit.
     convert, canonical_unit = _CONVERSIONS[(reading.measurand, unit)]  # type: ignore[index]
+    if len(table) >= _CLEAN_LIMIT:
+        table.clear()  # a charger cycling through unit spellings must not grow it forever
     table[key] = (
         reading.measurand,
         reading.context,

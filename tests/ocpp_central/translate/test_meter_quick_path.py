@@ -272,3 +272,21 @@ def test_a_known_v201_unit_and_multiplier_convert_on_the_quick_path(
     for _ in range(2):
         reading = from_v201_meter_values(message, received_at=RECEIVED).samples[0].readings[0]
         assert (reading.value, str(reading.value)) == (canonical, str(canonical))
+
+
+def test_remembered_combinations_stay_bounded() -> None:
+    """A charger sending ever new unit spellings does not grow the memory past its limit."""
+    forget()
+    spellings = [
+        "".join(c.upper() if bit == "1" else c for c, bit in zip("kvarh", f"{i:05b}", strict=True))
+        for i in range(32)
+    ]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(meter, "_CLEAN_LIMIT", 8)
+        for _ in range(2):
+            for unit in spellings:
+                sv = {"measurand": "Energy.Reactive.Import.Register", "unit": unit, "value": "2"}
+                message = [{"timestamp": STAMP, "sampledValue": [sv]}]
+                parse = from_v16_meter_values(message, received_at=RECEIVED)
+                assert parse.samples[0].readings[0].value == 2000
+                assert len(meter._CLEAN_V16) <= 8
