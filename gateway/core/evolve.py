@@ -4,8 +4,8 @@
 every field as a keyword: two passes per copy, and the core copies a transaction and a
 charger state for every meter value. `evolve` does one pass, for the frozen, slotted
 records of `gateway.domain` that have no ``__post_init__`` (nothing to re-run on a copy).
-`constructor` builds such records from positional values, for translators that make
-several per message.
+`constructor` builds such records as calling the class does, only faster, for the code
+that builds several per message (translators, the core).
 """
 
 from __future__ import annotations

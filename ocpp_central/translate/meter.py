@@ -312,7 +312,7 @@ _new_parse = constructor(MeterParse)
 #: known measurand in a unit that fits it: (measurand, context, location, phase, the
 #: conversion or None when the number is already canonical, canonical unit, whether the
 #: measurand is a register). The same few combinations arrive in almost every message,
-#: so the tables stay small; `_remember_v16` and `_remember_v201` fill them.
+#: so the tables stay small (and are bounded); `_remember` fills them.
 _Reader = tuple[
     Measurand,
     ReadingContext,
