@@ -14,7 +14,7 @@ from typing import assert_never
 
 from gateway.core import evse, transactions
 from gateway.core.effects import Effect, NoteRecorded, SamplesRecorded
-from gateway.core.evolve import evolve
+from gateway.core.evolve import constructor, evolve
 from gateway.domain.events import (
     ChargerBooted,
     ChargerConnected,
@@ -89,7 +89,7 @@ def step(
         case _:
             new, tx_effects = _apply(state, event), ()
     new, evse_effects = evse.republish(new, bindings, now=now)
-    return Step(new, (*tx_effects, *evse_effects))
+    return Step(new, tx_effects + evse_effects if evse_effects else tx_effects)
 
 
 def refresh(state: ChargerState, *, bindings: tuple[EvseBinding, ...], now: datetime) -> Step:
@@ -135,7 +135,10 @@ def _apply(
     assert_never(event)
 
 
+_new_report = constructor(ConnectorReport)  # faster than ConnectorReport(...)
+
+
 def _report(event: ConnectorStatusReported) -> ConnectorReport:
-    return ConnectorReport(
+    return _new_report(
         status=event.status, error_code=event.error_code, info=event.info, at=event.at
     )

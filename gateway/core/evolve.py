@@ -4,12 +4,16 @@
 every field as a keyword: two passes per copy, and the core copies a transaction and a
 charger state for every meter value. `evolve` does one pass, for the frozen, slotted
 records of `gateway.domain` that have no ``__post_init__`` (nothing to re-run on a copy).
+`constructor` builds such records as calling the class does, only faster, for the code
+that builds several per message (translators, the core).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import fields, is_dataclass
+from dataclasses import MISSING, fields, is_dataclass
+from functools import partial
+from types import MemberDescriptorType
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -29,6 +33,45 @@ def evolve(record: T, /, **changes: Any) -> T:
     return copier(record, changes)  # type: ignore[no-any-return]
 
 
+def constructor(cls: type[T]) -> Callable[..., T]:
+    """A function building ``cls`` as calling ``cls`` does, only faster.
+
+    The same record, from the same parameters (positional or keyword-only) and defaults,
+    for the plain records `evolve` copies; the generated ``__init__`` of a frozen dataclass
+    stores each field through a slower, generic path, so this is about twice as fast for a
+    record of eight fields. For code that builds many records per message.
+
+    Raises:
+        TypeError: for a class `evolve` would refuse.
+    """
+    names = _field_names(cls)
+    positional: list[str] = []
+    keywords: list[str] = []
+    defaults: dict[str, Any] = {}
+    factories: list[str] = []
+    for f in fields(cls):  # type: ignore[arg-type]
+        parameters = keywords if f.kw_only else positional
+        if f.default is not MISSING:
+            defaults[f"DEFAULT_{f.name}"] = f.default
+            parameters.append(f"{f.name}=DEFAULT_{f.name}")
+        elif f.default_factory is not MISSING:
+            defaults[f"FACTORY_{f.name}"] = f.default_factory
+            parameters.append(f"{f.name}=UNSET")
+            factories.append(f.name)
+        else:
+            parameters.append(f.name)
+    lines = [
+        f"def build({', '.join([*positional, '*', *keywords] if keywords else positional)}):",
+        *(f"    if {n} is UNSET: {n} = FACTORY_{n}()" for n in factories),
+        "    new = NEW(CLS)",
+        *(f"    SET_{name}(new, {name})" for name in names),
+        "    return new",
+    ]
+    build: Callable[..., T] = _compile(cls, names, lines, defaults)["build"]
+    return build
+
+
+_UNSET = object()  # a parameter whose default comes from a factory was not passed
 _Copier = Callable[[Any, dict[str, Any]], Any]
 _COPIERS: dict[type, _Copier] = {}
 
@@ -38,14 +81,7 @@ def _copier(cls: type) -> _Copier:
 
     As `dataclasses` writes ``__init__``: no loop, and each field read as an attribute.
     """
-    # A __post_init__ or a field outside __init__ would be computed afresh by replace().
-    if (
-        not is_dataclass(cls)
-        or hasattr(cls, "__post_init__")
-        or not all(f.init for f in fields(cls))
-    ):
-        raise TypeError(f"evolve copies plain dataclass records, not {cls.__name__}")
-    names = tuple(f.name for f in fields(cls))
+    names = _field_names(cls)
     lines = [
         "def copy(record, changes):",
         "    if not NAMES.issuperset(changes):",
@@ -53,17 +89,53 @@ def _copier(cls: type) -> _Copier:
         "                        + ', '.join(sorted(set(changes) - NAMES)))",
         "    new = NEW(CLS)",
         *(
-            f"    SET(new, {name!r}, changes[{name!r}] if {name!r} in changes else record.{name})"
+            f"    SET_{name}(new, changes[{name!r}] if {name!r} in changes else record.{name})"
             for name in names
         ),
         "    return new",
     ]
+    copier: _Copier = _compile(cls, names, lines)["copy"]
+    return copier
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    # A __post_init__ or a field outside __init__ would be computed afresh by replace().
+    if (
+        not is_dataclass(cls)
+        or hasattr(cls, "__post_init__")
+        or not all(f.init for f in fields(cls))
+    ):
+        raise TypeError(f"evolve copies plain dataclass records, not {cls.__name__}")
+    return tuple(f.name for f in fields(cls))
+
+
+def _compile(
+    cls: type, names: tuple[str, ...], lines: list[str], extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
     scope: dict[str, Any] = {
         "NAMES": frozenset(names),
         "CLS": cls,
         "NEW": object.__new__,
-        "SET": object.__setattr__,  # frozen: the class's own __setattr__ refuses
+        "UNSET": _UNSET,
+        **{f"SET_{name}": _setter(cls, name) for name in names},
+        **(extra or {}),
     }
     exec("\n".join(lines), scope)  # noqa: S102 - built from the class's own field names
-    copier: _Copier = scope["copy"]
-    return copier
+    return scope
+
+
+def _setter(cls: type, name: str) -> Callable[[Any, Any], None]:
+    """What stores one field on a new record, past a frozen class's refusing ``__setattr__``.
+
+    A slot's own descriptor stores faster than ``object.__setattr__``, which looks the
+    descriptor up again on every call; a record without slots keeps the generic way.
+    """
+    slot = getattr(cls, name, None)
+    if isinstance(slot, MemberDescriptorType):
+        store: Callable[[Any, Any], None] = slot.__set__
+        return store
+    return partial(_set_attribute, name=name)
+
+
+def _set_attribute(record: object, value: object, *, name: str) -> None:
+    object.__setattr__(record, name, value)

@@ -14,7 +14,7 @@ from datetime import datetime
 from types import MappingProxyType
 
 from gateway.core.effects import EvseChanged
-from gateway.core.evolve import evolve
+from gateway.core.evolve import constructor, evolve
 from gateway.domain.ids import EvseUid
 from gateway.domain.state import ChargerState, PublishedEvse
 from gateway.domain.status import ConnectorStatus, EvseStatus
@@ -43,6 +43,11 @@ _LIFECYCLE: Mapping[str, EvseStatus] = {
 }
 
 
+#: Faster than the classes' own __init__; a status change builds both for each EVSE.
+_new_published = constructor(PublishedEvse)
+_new_evse_changed = constructor(EvseChanged)
+
+
 def project(state: ChargerState, binding: EvseBinding) -> EvseStatus:
     """The status one EVSE shows, given everything known about its charger."""
     if fixed := _LIFECYCLE.get(binding.lifecycle):
@@ -54,9 +59,14 @@ def project(state: ChargerState, binding: EvseBinding) -> EvseStatus:
         ConnectorStatus.FAULTED,
     ):
         return _FROM_CONNECTOR[state.station.status]
+    refs = binding.connectors
+    if len(refs) == 1:
+        # Most EVSEs have one connector: its status is the EVSE's, no precedence to apply.
+        report = state.connectors.get(refs[0])
+        return EvseStatus.UNKNOWN if report is None else _FROM_CONNECTOR[report.status]
     found = {
         _FROM_CONNECTOR[report.status]
-        for ref in binding.connectors
+        for ref in refs
         if (report := state.connectors.get(ref)) is not None
     }
     return next((s for s in _PRECEDENCE if s in found), EvseStatus.UNKNOWN)
@@ -78,9 +88,9 @@ def republish(
             continue
         if published is None:
             published = dict(state.evses)
-        published[binding.uid] = PublishedEvse(status=status, last_updated=now)
+        published[binding.uid] = _new_published(status=status, last_updated=now)
         changed.append(
-            EvseChanged(
+            _new_evse_changed(
                 uid=binding.uid,
                 location_id=binding.location_id,
                 status=status,

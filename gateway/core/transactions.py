@@ -13,9 +13,8 @@ from types import MappingProxyType
 
 from gateway.core.effects import Effect, TransactionChanged, TransactionEventParked
 from gateway.core.energy import session_energy
-from gateway.core.evolve import evolve
+from gateway.core.evolve import constructor, evolve
 from gateway.domain.ids import ChargerId
-from gateway.domain.meter import MeterSample
 from gateway.domain.state import RECENT_ENDED, ChargerState
 from gateway.domain.topology import ConnectorRef, EvseBinding
 from gateway.domain.transactions import (
@@ -30,6 +29,10 @@ from gateway.domain.transactions import (
 
 Folded = tuple[ChargerState, tuple[Effect, ...]]
 
+#: Faster than the classes' own __init__ (see `constructor`), for every transaction event.
+_new_changed = constructor(TransactionChanged)
+_new_transaction = constructor(Transaction)
+
 
 def fold(
     state: ChargerState, event: TransactionEvent, *, bindings: tuple[EvseBinding, ...]
@@ -40,22 +43,25 @@ def fold(
         return state, (_parked(event, "late_event"),)
     if open_tx is not None and event.seq_no is not None and event.seq_no in open_tx.seen_seq:
         return state, ()  # a retransmission: already applied
+    before = open_tx
     if open_tx is None:
         if isinstance(event, TransactionStarted):
-            return _store(state, _begin(event, bindings), event.samples, event)
+            return _store(state, _begin(event, bindings), event, record_changed=True)
         if event.seq_no is None:
             # OCPP 1.6: the gateway issued every id, so an unknown one is a charger-side
             # oddity (offline start, -1); keep it for reconciliation, do not invent a tx.
             reason = "no_transaction_id" if event.tx_id in ("-1", "") else "unknown_transaction"
             return state, (_parked(event, reason),)
         open_tx = _implicit(event, bindings)
+    if isinstance(event, TransactionUpdated):
+        tx = _update(open_tx, event)
+        # Equality ignores samples: most meter values only add samples to a record.
+        return _store(state, tx, event, record_changed=before is None or _updated(before, tx))
     if isinstance(event, TransactionStarted):
         tx = _merge_start(open_tx, event)
-    elif isinstance(event, TransactionUpdated):
-        tx = _update(open_tx, event)
     else:
         tx = _stop(_update(open_tx, event), event, bindings)
-    return _store(state, tx, event.samples, event)
+    return _store(state, tx, event, record_changed=before is None or before != tx)
 
 
 def _begin(event: TransactionStarted, bindings: tuple[EvseBinding, ...]) -> Transaction:
@@ -65,7 +71,7 @@ def _begin(event: TransactionStarted, bindings: tuple[EvseBinding, ...]) -> Tran
         flags.add(TxFlag.CLOCK_SUSPECT)
     if event.auth_rejected:
         flags.add(TxFlag.AUTH_REJECTED)
-    return Transaction(
+    return _new_transaction(
         charger_id=event.charger_id,
         tx_id=event.tx_id,
         evse_uid=None if binding is None else binding.uid,
@@ -93,7 +99,7 @@ def _implicit(
     flags = {TxFlag.STARTED_IMPLICITLY}
     if binding is None:
         flags.add(TxFlag.UNKNOWN_EVSE)
-    return Transaction(
+    return _new_transaction(
         charger_id=event.charger_id,
         tx_id=event.tx_id,
         evse_uid=None if binding is None else binding.uid,
@@ -123,12 +129,26 @@ def _merge_start(tx: Transaction, event: TransactionStarted) -> Transaction:
 
 
 def _update(tx: Transaction, event: TransactionUpdated | TransactionStopped) -> Transaction:
+    """The transaction with the event's samples; `_updated` compares what else it changes."""
     return evolve(
         tx,
         token=tx.token or event.token,
         connector=tx.connector or event.connector,
         seen_seq=_seq(tx.seen_seq, event.seq_no),
         samples=tx.samples + tuple(event.samples),
+    )
+
+
+def _updated(before: Transaction, after: Transaction) -> bool:
+    """``before != after`` for a copy `_update` made: only the fields it sets can differ.
+
+    A meter value changes none of them (they are the same objects, hence ``is`` first), and
+    comparing three fields is much cheaper than the record's own equality over twenty.
+    """
+    return (
+        (after.seen_seq is not before.seen_seq and after.seen_seq != before.seen_seq)
+        or (after.token is not before.token and after.token != before.token)
+        or (after.connector is not before.connector and after.connector != before.connector)
     )
 
 
@@ -162,10 +182,7 @@ def _stop(
 
 
 def _store(
-    state: ChargerState,
-    tx: Transaction,
-    new_samples: tuple[MeterSample, ...],
-    event: TransactionEvent,
+    state: ChargerState, tx: Transaction, event: TransactionEvent, *, record_changed: bool
 ) -> Folded:
     open_txs = dict(state.transactions)
     recently_ended = state.recently_ended
@@ -177,14 +194,12 @@ def _store(
     new_state = evolve(
         state, transactions=MappingProxyType(open_txs), recently_ended=recently_ended
     )
-    before = state.transactions.get(tx.tx_id)
     return new_state, (
-        TransactionChanged(
+        _new_changed(
             transaction=tx,
-            new_samples=new_samples,
+            new_samples=event.samples,
             problems=event.problems,
-            # Equality ignores samples: most meter values only add samples to a record.
-            record_changed=before is None or before != tx,
+            record_changed=record_changed,
         ),
     )
 

@@ -14,11 +14,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from math import isfinite
 from typing import Any, TypeGuard
 
+from gateway.core.evolve import constructor
 from gateway.domain.meter import (
     Measurand,
     MeterLocation,
@@ -55,6 +57,7 @@ _RAW_LIMIT = 2000  # characters of an offending item kept in a MeterProblem
 # [0-9] rather than \d: str patterns match any Unicode digit with \d ("١٢٣").
 # fullmatch rather than $: "$" also matches before a trailing newline.
 _DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+_PLAIN_DECIMAL = _DECIMAL.fullmatch
 _RFC3339 = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})"
     r"(?:\.([0-9]+))?([Zz]|[+-][0-9]{2}:?[0-9]{2})?"
@@ -128,44 +131,49 @@ def parse_timestamp(
     Raises:
         ValueError: when ``received_at`` is naive (a caller bug, not charger data).
     """
+    at, fault = _timestamp(text, received_at)
+    if fault is None:
+        return at, None
+    code, message = fault
+    return at, _problem(code, message, text, path, dropped=False)
+
+
+_Fault = tuple[MeterProblemCode, str]
+
+_NOT_RFC3339: _Fault = (
+    MeterProblemCode.BAD_TIMESTAMP,
+    "timestamp is not RFC 3339; the receive time is used instead",
+)
+_TOO_OLD: _Fault = (
+    MeterProblemCode.TIMESTAMP_TOO_OLD,
+    f"timestamp before {EARLIEST_PLAUSIBLE:%Y-%m-%d} (charger clock not set); "
+    "the receive time is used instead",
+)
+_IN_FUTURE: _Fault = (
+    MeterProblemCode.TIMESTAMP_IN_FUTURE,
+    "timestamp is ahead of the receive time; the receive time is used instead",
+)
+_WITHOUT_OFFSET: _Fault = (
+    MeterProblemCode.TIMESTAMP_WITHOUT_OFFSET,
+    "timestamp has no UTC offset; read as UTC",
+)
+
+
+def _timestamp(text: object, received_at: datetime) -> tuple[datetime, _Fault | None]:
+    """`parse_timestamp` without the problem record, which only a fault needs (and a path)."""
     if received_at.tzinfo is None:
         raise ValueError("received_at must be timezone-aware")
     received_utc = received_at.astimezone(UTC)
     parsed = _parse_rfc3339(text) if isinstance(text, str) else None
     if parsed is None:
-        return received_utc, _problem(
-            MeterProblemCode.BAD_TIMESTAMP,
-            "timestamp is not RFC 3339; the receive time is used instead",
-            text,
-            path,
-            dropped=False,
-        )
+        return received_utc, _NOT_RFC3339
     at, has_offset = parsed
     if at < EARLIEST_PLAUSIBLE:
-        return received_utc, _problem(
-            MeterProblemCode.TIMESTAMP_TOO_OLD,
-            f"timestamp before {EARLIEST_PLAUSIBLE:%Y-%m-%d} (charger clock not set); "
-            "the receive time is used instead",
-            text,
-            path,
-            dropped=False,
-        )
+        return received_utc, _TOO_OLD
     if at > received_utc + FUTURE_TOLERANCE:
-        return received_utc, _problem(
-            MeterProblemCode.TIMESTAMP_IN_FUTURE,
-            "timestamp is ahead of the receive time; the receive time is used instead",
-            text,
-            path,
-            dropped=False,
-        )
+        return received_utc, _IN_FUTURE
     if not has_offset:
-        return at, _problem(
-            MeterProblemCode.TIMESTAMP_WITHOUT_OFFSET,
-            "timestamp has no UTC offset; read as UTC",
-            text,
-            path,
-            dropped=False,
-        )
+        return at, _WITHOUT_OFFSET
     return at, None
 
 
@@ -218,75 +226,62 @@ def _translate(
     problems: list[MeterProblem] = []
     samples: list[MeterSample] = []
     entries: Sequence[object] = items
+    quick = _quick_v16 if sampled is _v16_sampled else _quick_v201
     for i, item in enumerate(entries):
-        path = f"{field}[{i}]"
         if not _is_object(item):
-            problems.append(_malformed("a meter value must be an object", item, path))
+            problems.append(_malformed("a meter value must be an object", item, f"{field}[{i}]"))
             continue
-        sample = _sample(item, path, received_at, sampled, problems)
+        sample = _sample(item, field, i, received_at, sampled, quick, problems)
         if sample is not None:
             samples.append(sample)
-    return MeterParse(samples=tuple(samples), problems=tuple(problems))
+    return _new_parse(samples=tuple(samples), problems=tuple(problems))
 
 
 def _sample(
     item: Mapping[str, Any],
-    path: str,
+    field: str,
+    index: int,
     received_at: datetime,
     sampled: _SampledParser,
+    quick: _QuickReader,
     problems: list[MeterProblem],
 ) -> MeterSample | None:
-    at, clock_problem = parse_timestamp(
-        item.get("timestamp"),
-        received_at=received_at,
-        path=f"{path}.timestamp",
-    )
-    if clock_problem is not None:
-        problems.append(clock_problem)
-    clock_suspect = clock_problem is not None and clock_problem.code in _CLOCK_REPLACED
+    # Problem paths are written only when there is a problem: most messages have none.
+    at, fault = _timestamp(item.get("timestamp"), received_at)
+    clock_suspect = False
+    if fault is not None:
+        code, message = fault
+        path = f"{field}[{index}].timestamp"
+        problems.append(_problem(code, message, item.get("timestamp"), path, dropped=False))
+        clock_suspect = code in _CLOCK_REPLACED
     values = item.get("sampledValue")
     if not isinstance(values, list) or not values:
+        path = f"{field}[{index}]"
         problems.append(_malformed("sampledValue must be a non-empty list", item, path))
         return None
     readings: list[Reading] = []
     signed: list[SignedReading] = []
-    quick = _CLEAN_V16 if sampled is _v16_sampled else None
+    phased = False
     for j, value in enumerate(values):
-        if quick is not None and type(value) is dict:
-            # The usual 1.6 value: names and unit read cleanly before, a plain number.
-            get = value.get
-            key = (
-                get("measurand"),
-                get("context"),
-                get("location"),
-                get("phase"),
-                get("unit"),
-                get("format"),
-            )
-            raw = get("value")
-            try:
-                clean = quick.get(key)
-            except TypeError:  # a list or an object where a name belongs: read it below
-                clean = None
-            if clean is not None and type(raw) is str and _DECIMAL.fullmatch(raw) is not None:
-                attributes, convert, canonical_unit, register = clean
-                number = convert(Decimal(raw).scaleb(0))
-                if not (register and number < 0):
-                    readings.append(_make_reading(attributes, at, number, canonical_unit))
-                    continue
-        where = f"{path}.sampledValue[{j}]"
+        if type(value) is dict and (reading := quick(value, at)) is not None:
+            readings.append(reading)
+            phased = phased or reading.phase is not None
+            continue
+        where = f"{field}[{index}].sampledValue[{j}]"
         if not _is_object(value):
             problems.append(_malformed("a sampled value must be an object", value, where))
             continue
         reading, signature = sampled(value, at, where, problems)
         if reading is not None:
             readings.append(reading)
+            phased = phased or reading.phase is not None
         if signature is not None:
             signed.append(signature)
     if not readings and not signed:
         return None
-    readings.extend(_phase_totals(readings, path, problems))
-    return MeterSample(
+    if phased:
+        readings.extend(_phase_totals(readings, f"{field}[{index}]", problems))
+    return _new_sample(
         at=at, readings=tuple(readings), signed=tuple(signed), clock_suspect=clock_suspect
     )
 
@@ -304,43 +299,176 @@ _CLOCK_REPLACED = frozenset(
     }
 )
 
+#: Faster constructors of the records built for every sampled value (the dataclass
+#: ``__init__`` costs twice as much), and a MeterValues carries several values.
+_new_reading = constructor(Reading)
+_new_sample = constructor(MeterSample)
+_new_parse = constructor(MeterParse)
+
+
+# --- the quick path: a sampled value like one read cleanly before ------------------------
+
+#: How to read a sampled value whose wire texts were read once without a problem, into a
+#: known measurand in a unit that fits it: (measurand, context, location, phase, the
+#: conversion or None when the number is already canonical, canonical unit, whether the
+#: measurand is a register). The same few combinations arrive in almost every message,
+#: so the tables stay small (and are bounded); `_remember` fills them.
+_Reader = tuple[
+    Measurand,
+    ReadingContext,
+    MeterLocation,
+    str | None,
+    Callable[[Decimal], Decimal] | None,
+    str,
+    bool,
+]
+_QuickReader = Callable[[dict[str, Any], datetime], Reading | None]
+
+#: By a 1.6 value's (measurand, context, location, phase, unit, format) texts.
+_CLEAN_V16: dict[tuple[object, ...], _Reader] = {}
+#: By a 2.0.1 value's (measurand, context, location, phase, unit, multiplier).
+_CLEAN_V201: dict[tuple[object, ...], _Reader] = {}
+
+# Up to this many characters (so digits), a plain decimal string is exact as a Decimal in
+# the default context (28 digits): the general path's rounding `scaleb(0)` changes nothing.
+_EXACT_LENGTH = 28
+_CLEAN_LIMIT = 4096  # combinations remembered per version; real chargers use a handful
+_EXACT_INTEGER = 10**28
+_NO_UNIT: Mapping[str, Any] = {}
+
+
+def _quick_v16(value: dict[str, Any], at: datetime) -> Reading | None:
+    """The usual 1.6 value, read as the general path reads it; ``None``: read it in full."""
+    get = value.get
+    try:
+        reader = _CLEAN_V16.get(
+            (
+                get("measurand"),
+                get("context"),
+                get("location"),
+                get("phase"),
+                get("unit"),
+                get("format"),
+            )
+        )
+    except TypeError:  # a list or an object where a name belongs
+        return None
+    raw: Any = get("value")
+    if (
+        reader is None
+        or type(raw) is not str
+        or len(raw) > _EXACT_LENGTH
+        # isdigit alone would take "²" or other scripts' digits; most values are integers
+        or not ((raw.isdigit() and raw.isascii()) or _PLAIN_DECIMAL(raw) is not None)
+    ):
+        return None
+    measurand, context, location, phase, convert, unit, register = reader
+    number = Decimal(raw) if convert is None else convert(Decimal(raw))
+    if register and number < 0:
+        return None  # the general path records why it is dropped
+    return _new_reading(
+        measurand=measurand,
+        value=number,
+        unit=unit,
+        at=at,
+        context=context,
+        location=location,
+        phase=phase,
+    )
+
+
+def _quick_v201(value: dict[str, Any], at: datetime) -> Reading | None:
+    """The usual 2.0.1 value, read as the general path reads it; ``None``: read it in full."""
+    if "signedMeterValue" in value:
+        return None
+    get = value.get
+    uom = get("unitOfMeasure", _NO_UNIT)
+    if type(uom) is not dict:
+        return None
+    multiplier = uom.get("multiplier", 0)
+    if type(multiplier) is not int:  # a bool or a float would hash like an int
+        return None
+    try:
+        reader = _CLEAN_V201.get(
+            (
+                get("measurand"),
+                get("context"),
+                get("location"),
+                get("phase"),
+                uom.get("unit"),
+                multiplier,
+            )
+        )
+    except TypeError:  # a list or an object where a name belongs
+        return None
+    if reader is None:
+        return None
+    raw: Any = get("value")
+    kind = type(raw)
+    if kind is int and -_EXACT_INTEGER < raw < _EXACT_INTEGER:
+        number = Decimal(raw)
+    elif kind is float and isfinite(raw):
+        number = Decimal(repr(raw))  # as parse_number: the shortest repr, 0.1 stays 0.1
+    else:
+        return None
+    if multiplier:
+        number = number.scaleb(multiplier)
+    measurand, context, location, phase, convert, unit, register = reader
+    if convert is not None:
+        number = convert(number)
+    if register and number < 0:
+        return None  # the general path records why it is dropped
+    return _new_reading(
+        measurand=measurand,
+        value=number,
+        unit=unit,
+        at=at,
+        context=context,
+        location=location,
+        phase=phase,
+    )
+
+
+def _remember(
+    table: dict[tuple[object, ...], _Reader],
+    key: tuple[object, ...],
+    reading: Reading,
+    unit: object,
+) -> None:
+    # Only a value read without a problem comes here: its names were known (so the
+    # measurand is not OTHER) and its unit fitted, so `_CONVERSIONS` holds the unit.
+    convert, canonical_unit = _CONVERSIONS[(reading.measurand, unit)]  # type: ignore[index]
+    if len(table) >= _CLEAN_LIMIT:
+        table.clear()  # a charger cycling through unit spellings must not grow it forever
+    table[key] = (
+        reading.measurand,
+        reading.context,
+        reading.location,
+        reading.phase,
+        None if convert is _UNCHANGED else convert,
+        canonical_unit,
+        reading.measurand.is_register,
+    )
+
 
 # --- one sampled value, per version ---------------------------------------------------------
-
-
-#: A 1.6 sampled value's wire texts (measurand, context, location, phase, unit, format)
-#: that were read once without a problem into a known measurand in a fitting unit: its
-#: attributes, conversion, canonical unit and whether the measurand is a register. A
-#: value with these texts and a plain decimal string needs none of the checks again; the
-#: same few combinations arrive in almost every message, so the table stays small.
-_CLEAN_V16: dict[
-    tuple[object, ...], tuple[_Attributes, Callable[[Decimal], Decimal], str, bool]
-] = {}
 
 
 def _v16_sampled(
     sv: Mapping[str, Any], at: datetime, path: str, problems: list[MeterProblem]
 ) -> _Found:
-    # `_sample` took the quick path already when it could; here the value is read in full.
-    key = (
-        sv.get("measurand"),
-        sv.get("context"),
-        sv.get("location"),
-        sv.get("phase"),
-        sv.get("unit"),
-        sv.get("format"),
-    )
     found = len(problems)
     reading, signature = _v16_sampled_checked(sv, at, path, problems)
-    # Without a problem, the names were clean and the unit fitted: both tables hold them.
-    if (
-        reading is not None
-        and len(problems) == found
-        and key[5] in (None, "Raw")
-        and (named := _CLEAN_ATTRIBUTES.get(key[:4])) is not None
-        and (conversion := _CONVERSIONS.get((reading.measurand, key[4]))) is not None
-    ):
-        _CLEAN_V16[key] = (named, *conversion, reading.measurand.is_register)
+    if reading is not None and len(problems) == found:
+        key = (
+            sv.get("measurand"),
+            sv.get("context"),
+            sv.get("location"),
+            sv.get("phase"),
+            sv.get("unit"),
+            sv.get("format"),
+        )
+        _remember(_CLEAN_V16, key, reading, key[4])
     return reading, signature
 
 
@@ -381,6 +509,26 @@ def _v16_sampled_checked(
 
 
 def _v201_sampled(
+    sv: Mapping[str, Any], at: datetime, path: str, problems: list[MeterProblem]
+) -> _Found:
+    found = len(problems)
+    reading, signature = _v201_sampled_checked(sv, at, path, problems)
+    if reading is not None and len(problems) == found and "signedMeterValue" not in sv:
+        uom = sv.get("unitOfMeasure", _NO_UNIT)
+        unit = uom.get("unit")
+        key = (
+            sv.get("measurand"),
+            sv.get("context"),
+            sv.get("location"),
+            sv.get("phase"),
+            unit,
+            uom.get("multiplier", 0),
+        )
+        _remember(_CLEAN_V201, key, reading, unit)
+    return reading, signature
+
+
+def _v201_sampled_checked(
     sv: Mapping[str, Any], at: datetime, path: str, problems: list[MeterProblem]
 ) -> _Found:
     attributes = _attributes(sv, path, problems)
@@ -557,27 +705,27 @@ _UNCHANGED = _scale(0)
 # Keys are case-folded: "kwh" and "KWH" are unambiguous, and chargers send both.
 # 1.6 spells Celsius "Celcius" in its schema (fixed in the errata); both are accepted.
 _UNITS: dict[str, tuple[Quantity, Callable[[Decimal], Decimal]]] = {
-    "wh": (Quantity.ACTIVE_ENERGY, _scale(0)),
+    "wh": (Quantity.ACTIVE_ENERGY, _UNCHANGED),
     "kwh": (Quantity.ACTIVE_ENERGY, _scale(3)),
-    "varh": (Quantity.REACTIVE_ENERGY, _scale(0)),
+    "varh": (Quantity.REACTIVE_ENERGY, _UNCHANGED),
     "kvarh": (Quantity.REACTIVE_ENERGY, _scale(3)),
-    "vah": (Quantity.APPARENT_ENERGY, _scale(0)),
+    "vah": (Quantity.APPARENT_ENERGY, _UNCHANGED),
     "kvah": (Quantity.APPARENT_ENERGY, _scale(3)),
-    "w": (Quantity.ACTIVE_POWER, _scale(0)),
+    "w": (Quantity.ACTIVE_POWER, _UNCHANGED),
     "kw": (Quantity.ACTIVE_POWER, _scale(3)),
-    "var": (Quantity.REACTIVE_POWER, _scale(0)),
+    "var": (Quantity.REACTIVE_POWER, _UNCHANGED),
     "kvar": (Quantity.REACTIVE_POWER, _scale(3)),
-    "a": (Quantity.CURRENT, _scale(0)),
-    "v": (Quantity.VOLTAGE, _scale(0)),
-    "hz": (Quantity.FREQUENCY, _scale(0)),
-    "hertz": (Quantity.FREQUENCY, _scale(0)),
-    "celsius": (Quantity.TEMPERATURE, _scale(0)),
-    "celcius": (Quantity.TEMPERATURE, _scale(0)),
+    "a": (Quantity.CURRENT, _UNCHANGED),
+    "v": (Quantity.VOLTAGE, _UNCHANGED),
+    "hz": (Quantity.FREQUENCY, _UNCHANGED),
+    "hertz": (Quantity.FREQUENCY, _UNCHANGED),
+    "celsius": (Quantity.TEMPERATURE, _UNCHANGED),
+    "celcius": (Quantity.TEMPERATURE, _UNCHANGED),
     "k": (Quantity.TEMPERATURE, _kelvin),
     "fahrenheit": (Quantity.TEMPERATURE, _fahrenheit),
-    "percent": (Quantity.PERCENTAGE, _scale(0)),
-    "%": (Quantity.PERCENTAGE, _scale(0)),
-    "rpm": (Quantity.ROTATION, _scale(0)),
+    "percent": (Quantity.PERCENTAGE, _UNCHANGED),
+    "%": (Quantity.PERCENTAGE, _UNCHANGED),
+    "rpm": (Quantity.ROTATION, _UNCHANGED),
 }
 
 
@@ -758,7 +906,7 @@ def _number(sv: Mapping[str, Any], path: str, problems: list[MeterProblem]) -> D
 
 
 def _make_reading(attributes: _Attributes, at: datetime, value: Decimal, unit: str) -> Reading:
-    return Reading(
+    return _new_reading(
         measurand=attributes.measurand,
         other_measurand=attributes.other_measurand,
         value=value,
@@ -793,8 +941,6 @@ def _phase_totals(
     ``max_current``) are per phase, so the total kept is the highest phase current.
     A sample that already has a phase-less reading of the measurand keeps that one.
     """
-    if all(r.phase is None for r in readings):
-        return []  # every group has a phase-less reading: nothing to total (the usual case)
     groups: dict[tuple[Measurand, ReadingContext, MeterLocation], list[Reading]] = {}
     for reading in readings:
         key = (reading.measurand, reading.context, reading.location)
@@ -829,7 +975,20 @@ def _phase_totals(
             continue
         values = [r.value for r in lines.values()]
         total = max(values) if quantity is Quantity.CURRENT else sum(values, Decimal(0))
-        totals.append(replace(group[0], value=total, phase=None, from_phases=True))
+        first = group[0]
+        totals.append(
+            _new_reading(
+                measurand=first.measurand,
+                value=total,
+                unit=first.unit,
+                at=first.at,
+                context=first.context,
+                location=first.location,
+                phase=None,
+                from_phases=True,
+                other_measurand=first.other_measurand,
+            )
+        )
     return totals
 
 
@@ -851,7 +1010,29 @@ def _as_json(raw: object) -> str:
     return text if len(text) <= _RAW_LIMIT else text[: _RAW_LIMIT - 1] + "…"
 
 
+#: Timestamps already read, by their text. A charger stamps every value of a meterValue
+#: with one timestamp and many chargers send the same second, so most texts repeat; the
+#: parse is a pure function of the text. Bounded: cleared when full, and long texts
+#: (nothing RFC 3339 is longer than ~40 characters) are never kept.
+_READ_TIMESTAMPS: dict[str, tuple[datetime, bool] | None] = {}
+_READ_TIMESTAMPS_LIMIT = 1024
+_CACHED_TIMESTAMP_LENGTH = 64
+
+
 def _parse_rfc3339(text: str) -> tuple[datetime, bool] | None:
+    try:
+        return _READ_TIMESTAMPS[text]
+    except KeyError:
+        pass
+    parsed = _read_rfc3339(text)
+    if len(text) <= _CACHED_TIMESTAMP_LENGTH:
+        if len(_READ_TIMESTAMPS) >= _READ_TIMESTAMPS_LIMIT:
+            _READ_TIMESTAMPS.clear()
+        _READ_TIMESTAMPS[text] = parsed
+    return parsed
+
+
+def _read_rfc3339(text: str) -> tuple[datetime, bool] | None:
     match = _RFC3339.fullmatch(text)
     if match is None:
         return None

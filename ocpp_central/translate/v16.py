@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from gateway.core.evolve import constructor
 from gateway.domain.authorization import AuthDecision, AuthStatus
 from gateway.domain.events import ChargerBooted, ConnectorStatusReported
 from gateway.domain.ids import ChargerId
@@ -37,6 +38,17 @@ STATUS: Mapping[str, ConnectorStatus] = {
 }
 
 
+#: 1.6 connectors by number. References are immutable and the same few numbers arrive in
+#: nearly every message, so they are made once; a number beyond these is made each time.
+_CONNECTORS: Mapping[int, ConnectorRef] = {
+    n: ConnectorRef(evse=None, connector=n) for n in range(1, 33)
+}
+
+
+def _connector(connector_id: int) -> ConnectorRef:
+    return _CONNECTORS.get(connector_id) or ConnectorRef(evse=None, connector=connector_id)
+
+
 def from_boot_notification(
     charger_id: ChargerId, payload: Mapping[str, Any], *, accepted: bool, at: datetime
 ) -> ChargerBooted:
@@ -60,16 +72,25 @@ def to_heartbeat_reply(now: datetime) -> dict[str, Any]:
     return {"currentTime": ocpp_datetime(now)}
 
 
+#: The events, built faster than by the classes' own __init__ (see `constructor`):
+#: MeterValues and StatusNotification are most of what chargers send.
+_new_status = constructor(ConnectorStatusReported)
+_new_updated = constructor(TransactionUpdated)
+_new_reported = constructor(MeterValuesReported)
+_new_started = constructor(TransactionStarted)
+_new_stopped = constructor(TransactionStopped)
+
+
 def from_status_notification(
     charger_id: ChargerId, payload: Mapping[str, Any], *, at: datetime
 ) -> ConnectorStatusReported:
     """Connector 0 is the charge point itself (OCPP 1.6 §4.9); it becomes a station report."""
     connector_id = int(payload["connectorId"])
     error_code = payload.get("errorCode")
-    return ConnectorStatusReported(
+    return _new_status(
         charger_id=charger_id,
         at=at,
-        connector=None if connector_id == 0 else ConnectorRef(evse=None, connector=connector_id),
+        connector=None if connector_id == 0 else _connector(connector_id),
         status=STATUS[payload["status"]],
         error_code=None if error_code in (None, "NoError") else error_code,
         info=payload.get("info"),
@@ -115,11 +136,11 @@ def from_start_transaction(
     key = "|".join(
         (str(connector_id), payload["idTag"], str(payload["meterStart"]), str(payload["timestamp"]))
     )
-    return TransactionStarted(
+    return _new_started(
         charger_id=charger_id,
         at=at,
         tx_id="",
-        connector=ConnectorRef(evse=None, connector=connector_id),
+        connector=_connector(connector_id),
         token=token(payload["idTag"]),
         started_at=started_at,
         meter_start_wh=Decimal(int(payload["meterStart"])),
@@ -143,7 +164,7 @@ def from_stop_transaction(
     )
     id_tag = payload.get("idTag")
     problems = parsed.problems if problem is None else (problem, *parsed.problems)
-    return TransactionStopped(
+    return _new_stopped(
         charger_id=charger_id,
         at=at,
         tx_id=str(payload["transactionId"]),
@@ -162,17 +183,17 @@ def from_meter_values(
 ) -> TransactionUpdated | MeterValuesReported:
     parsed = from_v16_meter_values(payload.get("meterValue") or (), received_at=at)
     connector_id = int(payload["connectorId"])
-    connector = None if connector_id == 0 else ConnectorRef(evse=None, connector=connector_id)
+    connector = None if connector_id == 0 else _connector(connector_id)
     tx_id = payload.get("transactionId")
     if tx_id is None:
-        return MeterValuesReported(
+        return _new_reported(
             charger_id=charger_id,
             at=at,
             connector=connector,
             samples=parsed.samples,
             problems=parsed.problems,
         )
-    return TransactionUpdated(
+    return _new_updated(
         charger_id=charger_id,
         at=at,
         tx_id=str(tx_id),

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from gateway.core.evolve import constructor
 from gateway.domain.authorization import AuthDecision, AuthStatus
 from gateway.domain.events import (
     ChargerBooted,
@@ -61,17 +62,24 @@ def to_heartbeat_reply(now: datetime) -> dict[str, Any]:
     return {"currentTime": ocpp_datetime(now)}
 
 
+#: The events, built faster than by the classes' own __init__ (see `constructor`):
+#: TransactionEvent and StatusNotification are most of what chargers send.
+_new_status = constructor(ConnectorStatusReported)
+_new_started = constructor(TransactionStarted)
+_new_updated = constructor(TransactionUpdated)
+_new_stopped = constructor(TransactionStopped)
+_new_reported = constructor(MeterValuesReported)
+
+
 def from_status_notification(
     charger_id: ChargerId, payload: Mapping[str, Any], *, at: datetime
 ) -> ConnectorStatusReported:
     """EVSE id 0 addresses the station as a whole; it becomes a station report."""
     evse_id = int(payload["evseId"])
-    return ConnectorStatusReported(
+    return _new_status(
         charger_id=charger_id,
         at=at,
-        connector=None
-        if evse_id == 0
-        else ConnectorRef(evse=evse_id, connector=int(payload["connectorId"])),
+        connector=None if evse_id == 0 else _connector_ref(evse_id, int(payload["connectorId"])),
         status=STATUS[payload["connectorStatus"]],
         reported_at=optional_datetime(payload.get("timestamp")),
     )
@@ -117,11 +125,24 @@ def to_id_token_info(decision: AuthDecision) -> dict[str, Any]:
     return info
 
 
+#: Connector references by (EVSE id, connector id). References are immutable and the same
+#: few pairs arrive in nearly every message, so they are made once; others each time.
+_CONNECTORS: Mapping[tuple[int, int], ConnectorRef] = {
+    (e, c): ConnectorRef(evse=e, connector=c) for e in range(1, 9) for c in range(5)
+}
+
+
+def _connector_ref(evse_id: int, connector_id: int) -> ConnectorRef:
+    return _CONNECTORS.get((evse_id, connector_id)) or ConnectorRef(
+        evse=evse_id, connector=connector_id
+    )
+
+
 def _connector(evse: Mapping[str, Any] | None) -> ConnectorRef | None:
     """An EVSE without a connector id stands for the EVSE as a whole (connector 0)."""
     if evse is None:
         return None
-    return ConnectorRef(evse=int(evse["id"]), connector=int(evse.get("connectorId", 0)))
+    return _connector_ref(int(evse["id"]), int(evse.get("connectorId", 0)))
 
 
 def from_transaction_event(
@@ -133,31 +154,51 @@ def from_transaction_event(
     parsed = from_v201_meter_values(payload.get("meterValue") or (), received_at=at)
     problems = parsed.problems if problem is None else (problem, *parsed.problems)
     suspect = problem is not None and when == at
-    common: dict[str, Any] = {
-        "charger_id": charger_id,
-        "at": at,
-        "tx_id": str(info["transactionId"]),
-        "connector": _connector(payload.get("evse")),
-        "token": token(payload.get("idToken")),
-        "seq_no": int(payload["seqNo"]),
-        "samples": parsed.samples,
-        "problems": problems,
-    }
+    tx_id = str(info["transactionId"])
+    connector = _connector(payload.get("evse"))
+    token_ = token(payload.get("idToken"))
+    seq_no = int(payload["seqNo"])
     match payload["eventType"]:
         case "Started":
-            return TransactionStarted(
-                **common,
+            return _new_started(
+                charger_id=charger_id,
+                at=at,
+                tx_id=tx_id,
+                connector=connector,
+                token=token_,
+                seq_no=seq_no,
+                samples=parsed.samples,
+                problems=problems,
                 started_at=when,
                 remote_start_id=info.get("remoteStartId"),
                 reservation_id=payload.get("reservationId"),
                 clock_suspect=suspect,
             )
         case "Ended":
-            return TransactionStopped(
-                **common, stopped_at=when, reason=info.get("stoppedReason"), clock_suspect=suspect
+            return _new_stopped(
+                charger_id=charger_id,
+                at=at,
+                tx_id=tx_id,
+                connector=connector,
+                token=token_,
+                seq_no=seq_no,
+                samples=parsed.samples,
+                problems=problems,
+                stopped_at=when,
+                reason=info.get("stoppedReason"),
+                clock_suspect=suspect,
             )
         case _:
-            return TransactionUpdated(**common)
+            return _new_updated(
+                charger_id=charger_id,
+                at=at,
+                tx_id=tx_id,
+                connector=connector,
+                token=token_,
+                seq_no=seq_no,
+                samples=parsed.samples,
+                problems=problems,
+            )
 
 
 def from_meter_values(
@@ -166,10 +207,10 @@ def from_meter_values(
     """2.0.1 MeterValues carry no transaction: transaction data comes in TransactionEvent."""
     parsed = from_v201_meter_values(payload.get("meterValue") or (), received_at=at)
     evse_id = int(payload["evseId"])
-    return MeterValuesReported(
+    return _new_reported(
         charger_id=charger_id,
         at=at,
-        connector=None if evse_id == 0 else ConnectorRef(evse=evse_id, connector=0),
+        connector=None if evse_id == 0 else _connector_ref(evse_id, 0),
         samples=parsed.samples,
         problems=parsed.problems,
     )

@@ -5,14 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 
 import pytest
 from hypothesis import given, strategies as st
 
-from gateway.core.evolve import evolve
+from gateway.core.evolve import constructor, evolve
 from gateway.domain.ids import ChargerId
-from gateway.domain.state import ChargerState
+from gateway.domain.state import ChargerState, ConnectorReport
+from gateway.domain.topology import ConnectorRef
 from gateway.domain.transactions import Transaction, TransactionStatus
 from tests.builders import T0
 
@@ -93,3 +95,69 @@ def test_records_that_replace_would_recompute_are_refused(record: object) -> Non
     """A __post_init__, a field outside __init__, or no dataclass at all: not copied."""
     with pytest.raises(TypeError, match="plain dataclass records"):
         evolve(record, value=2)
+
+
+@given(tx_changes)
+def test_a_constructed_transaction_equals_what_the_class_makes(changes: dict[str, Any]) -> None:
+    """The fast constructor takes the class's keywords and defaults, and makes the same record."""
+    required = {
+        "charger_id": ChargerId("AC-0001"),
+        "tx_id": "7",
+        "evse_uid": None,
+        "connector": None,
+        "token": None,
+        "started_at": T0,
+        "received_at": T0,
+    }
+    made = constructor(Transaction)(**{**required, **changes})
+    expected = Transaction(**{**required, **changes})
+    assert made == expected
+    assert type(made) is Transaction
+    assert made.samples == expected.samples
+
+
+def test_a_default_factory_runs_for_every_constructed_record() -> None:
+    """A field left out gets a fresh value from its factory, as the class's __init__ gives."""
+    build = constructor(ChargerState)
+    first, second = build(charger_id=ChargerId("A")), build(charger_id=ChargerId("A"))
+    assert first == ChargerState(charger_id=ChargerId("A"))
+    assert dict(first.connectors) == {}
+    assert first.connectors is not second.connectors
+    given_connectors: MappingProxyType[ConnectorRef, ConnectorReport] = MappingProxyType({})
+    assert build(charger_id=ChargerId("A"), connectors=given_connectors).connectors is (
+        given_connectors
+    )
+
+
+def test_a_constructor_needs_every_field_without_a_default() -> None:
+    """A missing or misspelt keyword is refused, as by the class itself."""
+    with pytest.raises(TypeError):
+        constructor(ChargerState)()
+    with pytest.raises(TypeError):
+        constructor(ChargerState)(charger_id="A", conected=True)
+
+
+@dataclass(frozen=True)
+class _Unslotted:
+    value: int
+    label: str = "x"
+
+
+def test_records_without_slots_are_copied_and_constructed_too() -> None:
+    """A frozen record without slots gets the same copies, through the generic store."""
+    record = _Unslotted(value=1)
+    assert evolve(record, label="y") == _Unslotted(value=1, label="y")
+    assert constructor(_Unslotted)(value=2) == _Unslotted(value=2)
+
+
+def test_a_constructor_takes_positions_where_the_class_does() -> None:
+    """Fields that are not keyword-only may be passed by position, as to the class."""
+    assert constructor(_Unslotted)(2, "y") == _Unslotted(2, "y")
+    with pytest.raises(TypeError):
+        constructor(ChargerState)(ChargerId("A"))  # keyword-only, as for ChargerState(...)
+
+
+def test_a_constructor_refuses_what_evolve_refuses() -> None:
+    """A record with a __post_init__ cannot skip it through the fast constructor."""
+    with pytest.raises(TypeError, match="plain dataclass records"):
+        constructor(_Checked)
