@@ -25,7 +25,7 @@ from websockets.exceptions import ConnectionClosed
 from gateway.logs import fields
 from gateway.metrics import Metrics
 from gateway.ports import CommitFailedError, MessageRecord
-from ocpp_central.handlers import HANDLERS, ChargerSession
+from ocpp_central.handlers import HANDLERS, ChargerSession, Handler
 from ocpp_central.translate import rpc
 from ocpp_central.translate.rpc import ErrorCode
 from ocpp_central.validation import Validators, Violation
@@ -136,11 +136,17 @@ class ChargerConnection:
 
     async def run(self) -> None:
         """Process frames until the charger goes away."""
+        session, version = self.session, self.session.version
         try:
             async for raw in self.ws:
                 self.received += 1
-                self.session.last_message_at = self.session.clock()
-                await self._on_frame(raw)
+                session.last_message_at = session.clock()
+                frame = rpc.decode(raw, version)
+                # Nearly every frame is a CALL: straight to it, one coroutine fewer to resume.
+                if type(frame) is rpc.Call:
+                    await self._on_call(frame)
+                else:
+                    await self._on_frame(frame)
         except ConnectionClosed:
             pass
         finally:
@@ -149,8 +155,7 @@ class ChargerConnection:
                 if not fut.done():
                     fut.set_result(CallTimedOut(action))
 
-    async def _on_frame(self, raw: str | bytes) -> None:
-        frame = rpc.decode(raw, self.version)
+    async def _on_frame(self, frame: rpc.Frame | rpc.Malformed) -> None:
         match frame:
             case rpc.Call():
                 await self._on_call(frame)
@@ -173,23 +178,56 @@ class ChargerConnection:
 
     async def _on_call(self, call: rpc.Call) -> None:
         started = time.perf_counter()
-        action = self._action_label(call.action)
-        cached = self._answered.get(call.message_id)
+        message_id = call.message_id
+        # Whatever a charger invents must not become a new metric series or a log novel.
+        known = self._validators.knows(call.action)
+        action = call.action if known else "unknown"
+        cached = self._answered.get(message_id)
         if cached is not None:
             # A repeated message id is a retransmission: answer it again, do not redo it.
             await self._send(cached)
-            self._record("in", call.message_id, action, "repeat", started)
+            self._record("in", message_id, action, "repeat", started)
             return
-        reply = await self._answer(call)
-        self._answered[call.message_id] = reply
-        if len(self._answered) > _REPLAY_MEMORY:
-            del self._answered[next(iter(self._answered))]
-        await self._send(reply)
-        self._record("in", call.message_id, action, _outcome_of(reply), started)
-
-    def _action_label(self, action: str) -> str:
-        # Whatever a charger invents must not become a new metric series or a log novel.
-        return action if self._validators.knows(action) else "unknown"
+        if log.isEnabledFor(logging.DEBUG):  # building the fields costs
+            log.debug(
+                "ocpp in",
+                extra=fields(
+                    charger=self.session.charger_id, message_id=message_id[:36], action=action
+                ),
+            )
+        # The common case (a known, supported, valid, admitted action) awaits its handler
+        # here rather than in a helper coroutine: one frame fewer on every resume.
+        handler = self._handlers.get(call.action) if known else None
+        refusal = self._refusal(call, known, handler)
+        if refusal is not None:
+            reply = refusal
+        else:
+            assert handler is not None  # noqa: S101 - no refusal means a handler
+            try:
+                result = await handler(self.session, call.payload)
+            except CommitFailedError:
+                # Not stored: the charger must retry (DESIGN.md §2.1), so say so.
+                reply = rpc.encode_error(
+                    self.version, message_id, ErrorCode.INTERNAL_ERROR, "not stored; retry later"
+                )
+            except Exception:
+                log.exception(
+                    "handler failed charger=%s action=%s", self.session.charger_id, call.action
+                )
+                reply = rpc.encode_error(
+                    self.version, message_id, ErrorCode.INTERNAL_ERROR, "internal error"
+                )
+            else:
+                reply = rpc.encode_result(message_id, result)
+        answered = self._answered
+        answered[message_id] = reply
+        if len(answered) > _REPLAY_MEMORY:
+            del answered[next(iter(answered))]
+        try:
+            await self.ws.send(reply)
+        except ConnectionClosed:
+            log.info("charger %s went away before an answer", self.session.charger_id)
+        self._record("in", message_id, action, _outcome_of(reply), started)
 
     def _record(
         self, direction: str, message_id: str, action: str, outcome: str, started: float
@@ -204,9 +242,10 @@ class ChargerConnection:
                 outcome=outcome,
             )
         )
-        self._metrics.ocpp_message(direction, action, outcome)
+        metrics = self._metrics
+        metrics.ocpp_message(direction, action, outcome)
         if direction == "in":
-            self._metrics.ocpp_answered(action, elapsed)
+            metrics.ocpp_answered(action, elapsed)
         if log.isEnabledFor(logging.DEBUG):  # building the fields costs
             log.debug(
                 "ocpp %s",
@@ -220,22 +259,13 @@ class ChargerConnection:
                 ),
             )
 
-    async def _answer(self, call: rpc.Call) -> str:
+    def _refusal(self, call: rpc.Call, known: bool, handler: Handler | None) -> str | None:
+        """The CALLERROR for a CALL that must not reach its handler; None when it may."""
         version, action = self.version, call.action
-        if log.isEnabledFor(logging.DEBUG):  # building the fields costs
-            log.debug(
-                "ocpp in",
-                extra=fields(
-                    charger=self.session.charger_id,
-                    message_id=call.message_id[:36],
-                    action=self._action_label(action),
-                ),
-            )
-        if not self._validators.knows(action):
+        if not known:
             return rpc.encode_error(
                 version, call.message_id, ErrorCode.NOT_IMPLEMENTED, f"unknown action {action!r}"
             )
-        handler = self._handlers.get(action)
         if handler is None:
             return rpc.encode_error(
                 version, call.message_id, ErrorCode.NOT_SUPPORTED, f"{action} is not supported"
@@ -250,19 +280,7 @@ class ChargerConnection:
                 ErrorCode.SECURITY_ERROR,
                 f"BootNotification was answered {self.session.boot_status}",
             )
-        try:
-            result = await handler(self.session, call.payload)
-        except CommitFailedError:
-            # Not stored: the charger must retry (DESIGN.md §2.1), so say so.
-            return rpc.encode_error(
-                version, call.message_id, ErrorCode.INTERNAL_ERROR, "not stored; retry later"
-            )
-        except Exception:
-            log.exception("handler failed charger=%s action=%s", self.session.charger_id, action)
-            return rpc.encode_error(
-                version, call.message_id, ErrorCode.INTERNAL_ERROR, "internal error"
-            )
-        return rpc.encode_result(call.message_id, result)
+        return None
 
     def _check(self, action: str, payload: dict[str, Any]) -> Violation | None:
         meter_list = _METER_LISTS.get(action)

@@ -108,14 +108,27 @@ class Validators:
         self._version = version
         self._strict = strict
         self._catalogue = _catalogue(version)
+        self._requests = self._catalogue.requests
+        # Every CALL is checked: its compiled validator in one lookup by action name.
+        self._request_checks: dict[str, Validator] = {}
 
     def knows(self, action: str) -> bool:
         """Whether `action` is a message of this version (it has a request schema)."""
-        return action in self._catalogue.requests
+        return action in self._requests
 
     def check_request(self, action: str, payload: dict[str, Any]) -> Violation | None:
         """Check the payload of a CALL (or 2.1 SEND); None when it is valid."""
-        return self._check(self._catalogue.requests.get(action), action, payload)
+        check = self._request_checks.get(action)
+        if check is None:
+            stem = self._requests.get(action)
+            if stem is None:
+                return self._check(None, action, payload)
+            check = self._request_checks[action] = self._validator(stem)
+        try:
+            check(payload)
+        except fastjsonschema.JsonSchemaValueException as exc:
+            return self._violation(exc)
+        return None
 
     def check_response(self, action: str, payload: dict[str, Any]) -> Violation | None:
         """Check the payload of a CALLRESULT answering a CALL of `action`; None when valid."""
