@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from websockets.asyncio.server import ServerConnection
@@ -48,25 +49,40 @@ Reply = rpc.CallResult | rpc.CallError | CallTimedOut
 JOURNAL_SIZE = 50
 
 
+_Entry = tuple[datetime, str, str, str, str]  # a MessageRecord's fields, in order
+
+
 class Journal:
     """The last `JOURNAL_SIZE` messages of one charger, oldest first.
 
     A list, not a bounded deque: a deque reserves room for 64 entries up front, and most
-    of a site's chargers have said only a handful of things since they connected.
+    of a site's chargers have said only a handful of things since they connected. Entries
+    are kept as plain tuples and become `MessageRecord`s only when read: every message is
+    written here, and building a frozen dataclass costs more than the rest of the entry.
     """
 
     __slots__ = ("_records",)
 
     def __init__(self) -> None:
-        self._records: list[MessageRecord] = []
+        self._records: list[_Entry] = []
 
     def append(self, record: MessageRecord) -> None:
-        self._records.append(record)
-        if len(self._records) > JOURNAL_SIZE:
-            del self._records[0]
+        self.note(record.at, record.direction, record.message_id, record.action, record.outcome)
+
+    def note(
+        self, at: datetime, direction: str, message_id: str, action: str, outcome: str
+    ) -> None:
+        """Append a message given by its fields (the hot path: no record is built)."""
+        records = self._records
+        records.append((at, direction, message_id, action, outcome))
+        if len(records) > JOURNAL_SIZE:
+            del records[0]
 
     def __iter__(self) -> Iterator[MessageRecord]:
-        return iter(self._records)
+        return (
+            MessageRecord(at=at, direction=d, message_id=m, action=a, outcome=o)
+            for at, d, m, a, o in self._records
+        )
 
     def __len__(self) -> int:
         return len(self._records)
@@ -219,19 +235,11 @@ class ChargerConnection:
         self, direction: str, message_id: str, action: str, outcome: str, started: float
     ) -> None:
         elapsed = time.perf_counter() - started
-        self.journal.append(
-            MessageRecord(
-                at=self.session.clock(),
-                direction=direction,
-                message_id=message_id[:36],
-                action=action,
-                outcome=outcome,
-            )
-        )
-        metrics = self._metrics
-        metrics.ocpp_message(direction, action, outcome)
+        self.journal.note(self.session.clock(), direction, message_id[:36], action, outcome)
         if direction == "in":
-            metrics.ocpp_answered(action, elapsed)
+            self._metrics.ocpp_call_answered(action, outcome, elapsed)
+        else:
+            self._metrics.ocpp_message(direction, action, outcome)
         if log.isEnabledFor(logging.DEBUG):  # building the fields costs
             log.debug(
                 "ocpp %s",
