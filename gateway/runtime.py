@@ -67,6 +67,34 @@ class _Written:
     failures: int = 0  # transactions the store refused
 
 
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _change(
+    charger_id: ChargerId,
+    state: ChargerState,
+    effects: tuple[Effect, ...],
+    at: datetime,
+    state_changed: bool,
+    issued_tx_id: int | None,
+) -> Change:
+    """``Change(...)`` at half the cost.
+
+    One is made for every event a charger sends, and the frozen dataclass's own
+    ``__init__`` looks ``object.__setattr__`` up again per field. Every field is set
+    (tests/gateway/test_runtime_change.py holds this list to the dataclass's).
+    """
+    change: Change = _new(Change)
+    _set(change, "charger_id", charger_id)
+    _set(change, "state", state)
+    _set(change, "effects", effects)
+    _set(change, "at", at)
+    _set(change, "state_changed", state_changed)
+    _set(change, "issued_tx_id", issued_tx_id)
+    return change
+
+
 class GroupCommitter:
     """Batches changes from many chargers into one store transaction at a time.
 
@@ -367,14 +395,7 @@ class Runtime:
         if not state_changed and not result.effects:
             return None if guard is None else await asyncio.to_thread(guard)
         found = await self._committer.enqueue(
-            Change(
-                charger_id=charger_id,
-                state=result.state,
-                effects=result.effects,
-                at=now,
-                state_changed=state_changed,
-                issued_tx_id=issued,
-            ),
+            _change(charger_id, result.state, result.effects, now, state_changed, issued),
             guard=guard,
         )
         if found is not None:

@@ -235,7 +235,11 @@ class ChargerConnection:
         self, direction: str, message_id: str, action: str, outcome: str, started: float
     ) -> None:
         elapsed = time.perf_counter() - started
-        self.journal.note(self.session.clock(), direction, message_id[:36], action, outcome)
+        # An inbound message is journalled at its arrival, read once when its frame came.
+        at = self.session.last_message_at if direction == "in" else None
+        if at is None:
+            at = self.session.clock()
+        self.journal.note(at, direction, message_id[:36], action, outcome)
         if direction == "in":
             self._metrics.ocpp_call_answered(action, outcome, elapsed)
         else:
