@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
 
-from gateway.core import refresh, step, transactions
+from gateway.core import Step, refresh, step, transactions
 from gateway.core.effects import Effect
 from gateway.domain.events import ChargerDisconnected, ChargerEvent, OfflineGraceElapsed
 from gateway.domain.ids import ChargerId, EvseUid
@@ -47,15 +47,11 @@ Guard = Callable[[], Transaction | None]
 Outcome = Transaction | Exception | None
 
 
-def _future() -> asyncio.Future[Transaction | None]:
-    return asyncio.get_running_loop().create_future()
-
-
 @dataclass(slots=True)
 class _Pending:
     change: Change
-    guard: Guard | None = None
-    done: asyncio.Future[Transaction | None] = field(default_factory=_future)
+    guard: Guard | None
+    done: asyncio.Future[Transaction | None]
 
 
 @dataclass(slots=True)
@@ -93,6 +89,18 @@ def _change(
     _set(change, "state_changed", state_changed)
     _set(change, "issued_tx_id", issued_tx_id)
     return change
+
+
+def _change_of(
+    charger_id: ChargerId, state: ChargerState, result: Step, now: datetime, issued: int | None
+) -> Change | None:
+    """What to commit for ``result``; None when it changes nothing."""
+    # Identity first: an unchanged state is often the very same object, and comparing
+    # two states field by field costs more than the rest of the step's bookkeeping.
+    state_changed = result.state is not state and result.state != state
+    if not state_changed and not result.effects:
+        return None
+    return _change(charger_id, result.state, result.effects, now, state_changed, issued)
 
 
 class GroupCommitter:
@@ -143,7 +151,8 @@ class GroupCommitter:
         """``commit`` without its coroutine: the future it awaits (one frame less per event)."""
         if self._closing:
             raise CommitFailedError("the gateway is shutting down")
-        pending = _Pending(change, guard)
+        loop = self._loop or asyncio.get_running_loop()
+        pending = _Pending(change, guard, loop.create_future())
         self._queue.append(pending)
         if not self._writing:
             self._next_batch()
@@ -371,7 +380,15 @@ class Runtime:
         """
         charger_id = event.charger_id
         async with self._locks.get(charger_id) or self._lock(charger_id):
-            await self._apply(charger_id, self.state(charger_id), event, self._clock())
+            # ``_apply`` inlined: every charger message comes this way, and each coroutine
+            # in the chain is resumed again when the commit completes.
+            now = self._clock()
+            state = self.state(charger_id)
+            result = step(state, event, bindings=self._topology.of_charger(charger_id), now=now)
+            change = _change_of(charger_id, state, result, now, None)
+            if change is not None:
+                await self._committer.enqueue(change)
+                self._applied(charger_id, result)
 
     async def _apply(
         self,
@@ -389,17 +406,17 @@ class Runtime:
             result = refresh(state, bindings=bindings, now=now)
         else:
             result = step(state, event, bindings=bindings, now=now)
-        # Identity first: an unchanged state is often the very same object, and comparing
-        # two states field by field costs more than the rest of this method.
-        state_changed = result.state is not state and result.state != state
-        if not state_changed and not result.effects:
+        change = _change_of(charger_id, state, result, now, issued)
+        if change is None:
             return None if guard is None else await asyncio.to_thread(guard)
-        found = await self._committer.enqueue(
-            _change(charger_id, result.state, result.effects, now, state_changed, issued),
-            guard=guard,
-        )
+        found = await self._committer.enqueue(change, guard=guard)
         if found is not None:
             return found
+        self._applied(charger_id, result)
+        return None
+
+    def _applied(self, charger_id: ChargerId, result: Step) -> None:
+        """The change is durable: make it the charger's state and tell the listeners."""
         self._states[charger_id] = result.state
         listeners = self._listeners
         for effect in result.effects:
@@ -408,7 +425,6 @@ class Runtime:
                     listener(effect)
                 except Exception:
                     log.exception("effect listener failed for %r", effect)
-        return None
 
     # --- the scheduler's entry points -------------------------------------------
 
