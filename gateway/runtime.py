@@ -15,12 +15,13 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 
 from gateway.core import Step, refresh, step, transactions
 from gateway.core.effects import Effect
+from gateway.core.evolve import evolve
 from gateway.domain.events import ChargerDisconnected, ChargerEvent, OfflineGraceElapsed
 from gateway.domain.ids import ChargerId, EvseUid
 from gateway.domain.state import ChargerState
@@ -349,7 +350,7 @@ class Runtime:
                 # nothing, and no second database round trip is needed per start.
                 self._last_tx_id += 1
                 issued = self._last_tx_id
-                event = replace(event, tx_id=str(issued))
+                event = evolve(event, tx_id=str(issued))  # replace() at half the cost
             found = await self._apply(
                 charger_id, state, event, self._clock(), issued=issued, guard=guard
             )

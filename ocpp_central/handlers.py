@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from gateway.config import ChargerSettings
+from gateway.core.evolve import evolve
 from gateway.domain.authorization import AuthDecision, AuthStatus
 from gateway.domain.events import ChargerReported, Signal
 from gateway.domain.ids import ChargerId
@@ -156,7 +157,7 @@ async def _start_v16(s: ChargerSession, payload: dict[str, Any]) -> dict[str, An
     # OCPP 1.6 §4.8: the CSMS verifies the idTag again (the charger may have started offline).
     decision = await s.authorize(event.token, event.connector)
     tx = await s.sink.start_transaction(
-        replace(
+        evolve(
             event,
             auth_source=decision.source,
             auth_reference=decision.reference,
@@ -213,7 +214,7 @@ async def _transaction_event_v201(s: ChargerSession, payload: dict[str, Any]) ->
     event = v201.from_transaction_event(s.charger_id, payload, at=s.now())
     decision = None if event.token is None else await s.authorize(event.token, event.connector)
     if decision is not None and isinstance(event, TransactionStarted):
-        event = replace(
+        event = evolve(
             event,
             auth_source=decision.source,
             auth_reference=decision.reference,
