@@ -310,6 +310,7 @@ class Gateway:
             settings=self.settings,
             clock=self.clock,
             call_timeout_s=self.settings.ocpp.call_timeout_s,
+            hints=self.remote_store.hints,
         )
         # Sessions opened or ended by commands (PENDING, RESERVATION, INVALID) are
         # committed outside the runtime: the pusher hears of them from here.

@@ -227,6 +227,14 @@ class Metrics:
     def ocpp_answered(self, action: str, seconds: float) -> None:
         self.ocpp_ack_seconds.observe(seconds, action)
 
+    def ocpp_call_answered(self, action: str, outcome: str, seconds: float) -> None:
+        """A charger's CALL was answered: ``ocpp_message("in", ...)`` and ``ocpp_answered``.
+
+        One call for both, as it is made for every message a charger sends.
+        """
+        self.ocpp_messages.inc("in", action, outcome)
+        self.ocpp_ack_seconds.observe(seconds, action)
+
     def committed(self, seconds: float) -> None:
         self.commit_seconds.observe(seconds)
 

@@ -15,11 +15,13 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
-from gateway.core import refresh, step, transactions
+from gateway.core import Step, refresh, step, transactions
 from gateway.core.effects import Effect
+from gateway.core.evolve import evolve
 from gateway.domain.events import ChargerDisconnected, ChargerEvent, OfflineGraceElapsed
 from gateway.domain.ids import ChargerId, EvseUid
 from gateway.domain.state import ChargerState
@@ -37,24 +39,69 @@ log = logging.getLogger(__name__)
 
 EffectListener = Callable[[Effect], None]
 
+#: Asked on the writer thread just before a change is committed: a transaction already
+#: stored makes the change unnecessary (see ``Runtime.start_transaction``).
+Guard = Callable[[], Transaction | None]
 
-def _future() -> asyncio.Future[None]:
-    return asyncio.get_running_loop().create_future()
+#: What became of one change: None committed, a Transaction its guard found (not
+#: committed), or the error that refused it.
+Outcome = Transaction | Exception | None
 
 
 @dataclass(slots=True)
 class _Pending:
     change: Change
-    done: asyncio.Future[None] = field(default_factory=_future)
+    guard: Guard | None
+    done: asyncio.Future[Transaction | None]
 
 
 @dataclass(slots=True)
 class _Written:
     """What the writer thread did with one batch, for the loop to settle and count."""
 
-    errors: list[Exception | None]  # per change of the batch: None when committed
+    outcomes: list[Outcome]  # per change of the batch
     commit_seconds: list[float] = field(default_factory=list)  # one per committed transaction
     failures: int = 0  # transactions the store refused
+
+
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _change(
+    charger_id: ChargerId,
+    state: ChargerState,
+    effects: tuple[Effect, ...],
+    at: datetime,
+    state_changed: bool,
+    issued_tx_id: int | None,
+) -> Change:
+    """``Change(...)`` at half the cost.
+
+    One is made for every event a charger sends, and the frozen dataclass's own
+    ``__init__`` looks ``object.__setattr__`` up again per field. Every field is set
+    (tests/gateway/test_runtime_change.py holds this list to the dataclass's).
+    """
+    change: Change = _new(Change)
+    _set(change, "charger_id", charger_id)
+    _set(change, "state", state)
+    _set(change, "effects", effects)
+    _set(change, "at", at)
+    _set(change, "state_changed", state_changed)
+    _set(change, "issued_tx_id", issued_tx_id)
+    return change
+
+
+def _change_of(
+    charger_id: ChargerId, state: ChargerState, result: Step, now: datetime, issued: int | None
+) -> Change | None:
+    """What to commit for ``result``; None when it changes nothing."""
+    # Identity first: an unchanged state is often the very same object, and comparing
+    # two states field by field costs more than the rest of the step's bookkeeping.
+    state_changed = result.state is not state and result.state != state
+    if not state_changed and not result.effects:
+        return None
+    return _change(charger_id, result.state, result.effects, now, state_changed, issued)
 
 
 class GroupCommitter:
@@ -79,7 +126,9 @@ class GroupCommitter:
         self._idle.set()
         self._closing = False
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._batches: queue.SimpleQueue[list[Change] | None] = queue.SimpleQueue()
+        self._batches: queue.SimpleQueue[list[tuple[Change, Guard | None]] | None] = (
+            queue.SimpleQueue()
+        )
         self._thread: threading.Thread | None = None
         self.batches = 0
 
@@ -88,14 +137,27 @@ class GroupCommitter:
         self._thread = threading.Thread(target=self._writer, name="group-commit", daemon=True)
         self._thread.start()
 
-    async def commit(self, change: Change) -> None:
+    async def commit(self, change: Change, *, guard: Guard | None = None) -> Transaction | None:
+        """Commit ``change``; None once it is durable.
+
+        ``guard`` runs on the writer thread first: when it finds a transaction, that is
+        returned and ``change`` is dropped. One writer round trip does both, where a
+        lookup of its own would cost a worker-thread hop before the commit.
+        """
+        return await self.enqueue(change, guard=guard)
+
+    def enqueue(
+        self, change: Change, *, guard: Guard | None = None
+    ) -> asyncio.Future[Transaction | None]:
+        """``commit`` without its coroutine: the future it awaits (one frame less per event)."""
         if self._closing:
             raise CommitFailedError("the gateway is shutting down")
-        pending = _Pending(change)
+        loop = self._loop or asyncio.get_running_loop()
+        pending = _Pending(change, guard, loop.create_future())
         self._queue.append(pending)
         if not self._writing:
             self._next_batch()
-        await pending.done
+        return pending.done
 
     async def close(self) -> None:
         """Commit what is queued, then stop the writer thread."""
@@ -117,7 +179,7 @@ class GroupCommitter:
         self._writing = True
         self._idle.clear()
         self._in_flight = batch
-        self._batches.put([p.change for p in batch])
+        self._batches.put([(p.change, p.guard) for p in batch])
 
     def _written(self, written: _Written) -> None:
         batch, self._in_flight = self._in_flight, []
@@ -126,8 +188,8 @@ class GroupCommitter:
         for seconds in written.commit_seconds:
             self._metrics.committed(seconds)
         self.batches += len(written.commit_seconds)
-        for pending, error in zip(batch, written.errors, strict=True):
-            _settle(pending, error)
+        for pending, outcome in zip(batch, written.outcomes, strict=True):
+            _settle(pending, outcome)
         self._next_batch()
 
     # --- on the writer thread --------------------------------------------------------
@@ -142,7 +204,30 @@ class GroupCommitter:
             except RuntimeError:  # the loop was closed without stop(): nobody is waiting
                 return
 
-    def _write(self, changes: list[Change]) -> _Written:
+    def _write(self, jobs: list[tuple[Change, Guard | None]]) -> _Written:
+        """Run the batch's guards, then commit the changes they let through."""
+        if all(guard is None for _, guard in jobs):
+            return self._commit([change for change, _ in jobs])
+        outcomes: list[Outcome] = [None] * len(jobs)
+        through: list[int] = []
+        for i, (change, guard) in enumerate(jobs):
+            if guard is not None:
+                try:
+                    outcomes[i] = guard()
+                except Exception:
+                    log.exception("lookup failed for charger %s", change.charger_id)
+                    outcomes[i] = CommitFailedError("the store could not be read")
+            if outcomes[i] is None:
+                through.append(i)
+        written = self._commit([jobs[i][0] for i in through])
+        for i, outcome in zip(through, written.outcomes, strict=True):
+            outcomes[i] = outcome
+        written.outcomes = outcomes
+        return written
+
+    def _commit(self, changes: list[Change]) -> _Written:
+        if not changes:
+            return _Written(outcomes=[])
         started = time.perf_counter()
         try:
             self._store.commit(changes)
@@ -150,28 +235,28 @@ class GroupCommitter:
             if len(changes) == 1:
                 log.exception("commit failed for charger %s", changes[0].charger_id)
                 return _Written(
-                    errors=[CommitFailedError("the store rejected the change")], failures=1
+                    outcomes=[CommitFailedError("the store rejected the change")], failures=1
                 )
             # One bad change must not fail its neighbours: retry them one by one.
-            result = _Written(errors=[], failures=1)
+            result = _Written(outcomes=[], failures=1)
             for change in changes:
-                alone = self._write([change])
-                result.errors.extend(alone.errors)
+                alone = self._commit([change])
+                result.outcomes.extend(alone.outcomes)
                 result.commit_seconds.extend(alone.commit_seconds)
                 result.failures += alone.failures
             return result
         return _Written(
-            errors=[None] * len(changes), commit_seconds=[time.perf_counter() - started]
+            outcomes=[None] * len(changes), commit_seconds=[time.perf_counter() - started]
         )
 
 
-def _settle(pending: _Pending, error: Exception | None) -> None:
+def _settle(pending: _Pending, outcome: Outcome) -> None:
     if pending.done.done():
         return  # its submitter was cancelled; the change was written all the same
-    if error is None:
-        pending.done.set_result(None)
+    if isinstance(outcome, Exception):
+        pending.done.set_exception(outcome)
     else:
-        pending.done.set_exception(error)
+        pending.done.set_result(outcome)
 
 
 class Runtime:
@@ -250,14 +335,14 @@ class Runtime:
         charger_id = event.charger_id
         async with self._lock(charger_id):
             state = self.state(charger_id)
+            guard: Guard | None = None
             if event.start_key:
                 existing = transactions.find_by_start_key(state, event.start_key)
-                if existing is None:
-                    existing = await asyncio.to_thread(
-                        self._store.find_transaction, charger_id, start_key=event.start_key
-                    )
                 if existing is not None:
                     return existing
+                # A copy that already ended, maybe before a restart, is only in the store:
+                # the writer looks for it just before committing this start (one round trip).
+                guard = partial(self._store.find_transaction, charger_id, start_key=event.start_key)
             issued = None
             if not event.tx_id:
                 # Issued in memory and stored with the transaction in the same commit: the
@@ -265,8 +350,14 @@ class Runtime:
                 # nothing, and no second database round trip is needed per start.
                 self._last_tx_id += 1
                 issued = self._last_tx_id
-                event = replace(event, tx_id=str(issued))
-            await self._apply(charger_id, state, event, self._clock(), issued=issued)
+                event = evolve(event, tx_id=str(issued))  # replace() at half the cost
+            found = await self._apply(
+                charger_id, state, event, self._clock(), issued=issued, guard=guard
+            )
+            if found is not None:
+                if issued is not None and self._last_tx_id == issued:
+                    self._last_tx_id -= 1  # never stored nor heard: the next start takes it
+                return found
             started = self.state(charger_id).transactions.get(event.tx_id)
             if started is not None:
                 return started
@@ -289,8 +380,16 @@ class Runtime:
         left as it was, so the charger's retry is applied afresh.
         """
         charger_id = event.charger_id
-        async with self._lock(charger_id):
-            await self._apply(charger_id, self.state(charger_id), event, self._clock())
+        async with self._locks.get(charger_id) or self._lock(charger_id):
+            # ``_apply`` inlined: every charger message comes this way, and each coroutine
+            # in the chain is resumed again when the commit completes.
+            now = self._clock()
+            state = self.state(charger_id)
+            result = step(state, event, bindings=self._topology.of_charger(charger_id), now=now)
+            change = _change_of(charger_id, state, result, now, None)
+            if change is not None:
+                await self._committer.enqueue(change)
+                self._applied(charger_id, result)
 
     async def _apply(
         self,
@@ -300,28 +399,29 @@ class Runtime:
         now: datetime,
         *,
         issued: int | None = None,
-    ) -> None:
+        guard: Guard | None = None,
+    ) -> Transaction | None:
+        """Step and commit; a transaction ``guard`` found instead (nothing is applied)."""
         bindings = self._topology.of_charger(charger_id)
         if event is None:
             result = refresh(state, bindings=bindings, now=now)
         else:
             result = step(state, event, bindings=bindings, now=now)
-        state_changed = result.state != state
-        if not state_changed and not result.effects:
-            return
-        await self._committer.commit(
-            Change(
-                charger_id=charger_id,
-                state=result.state,
-                effects=result.effects,
-                at=now,
-                state_changed=state_changed,
-                issued_tx_id=issued,
-            )
-        )
+        change = _change_of(charger_id, state, result, now, issued)
+        if change is None:
+            return None if guard is None else await asyncio.to_thread(guard)
+        found = await self._committer.enqueue(change, guard=guard)
+        if found is not None:
+            return found
+        self._applied(charger_id, result)
+        return None
+
+    def _applied(self, charger_id: ChargerId, result: Step) -> None:
+        """The change is durable: make it the charger's state and tell the listeners."""
         self._states[charger_id] = result.state
+        listeners = self._listeners
         for effect in result.effects:
-            for listener in self._listeners:
+            for listener in listeners:
                 try:
                     listener(effect)
                 except Exception:

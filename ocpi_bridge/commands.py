@@ -243,8 +243,10 @@ class RemoteControl:
         clock: Clock,
         call_timeout_s: float,
         delivery_delays_s: Sequence[float] = DELIVERY_DELAYS_S,
+        hints: LinkHints | None = None,
     ) -> None:
         self._store = store
+        self._hints = hints
         self._transactions = transactions
         self._site = site
         self._link = link
@@ -994,6 +996,12 @@ class RemoteControl:
             self._considered[key] = None
             if len(self._considered) > _CONSIDERED_MAX:
                 self._considered.popitem(last=False)
+            # Most starts answer no command and no reservation: the store's in-memory hints
+            # say so here, sparing a task and two worker-thread hops per transaction.
+            if self._hints is not None and self._hints.nothing_to_link(
+                tx.received_at - t.NO_REAUTH_WINDOW
+            ):
+                return
             self._spawn(self._link_transaction(tx), f"link-{tx.charger_id}-{tx.tx_id}")
         elif isinstance(effect, EvseChanged) and effect.status is EvseStatus.OUT_OF_ORDER:
             self._spawn(self._cancel_reservations(effect.uid), f"cancel-at-{effect.uid}")
@@ -1157,6 +1165,17 @@ class RemoteControl:
                 TriggerMessage(message="StatusNotification", connector=r.connector),
                 timeout_s=self._call_timeout_s,
             )
+
+
+class LinkHints(Protocol):
+    """What a store remembers in memory of commands and reservations (``Hints``)."""
+
+    def nothing_to_link(self, since: datetime) -> bool:
+        """True only when no command was received at or after ``since`` and none holds.
+
+        Must not block: it is asked on the event loop.
+        """
+        ...
 
 
 class CommandHints(Protocol):

@@ -95,6 +95,7 @@ class LocalLists:
         self._retry_s = retry_s
         self._generation = 0
         self._desired: dict[Flavour, tuple[int, dict[str, LocalListEntry]]] = {}
+        self._reading = asyncio.Lock()
         self._known: dict[ChargerId, _Charger] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -259,14 +260,20 @@ class LocalLists:
         return _CURRENT if accepted else _FAILED
 
     async def _desired_for(self, fl: Flavour) -> dict[str, LocalListEntry]:
-        generation = self._generation
         cached = self._desired.get(fl)
-        if cached is not None and cached[0] == generation:
+        if cached is not None and cached[0] == self._generation:
             return cached[1]
-        stored = await asyncio.to_thread(self._store.listable_tokens)
-        desired = desired_list(readable(stored), self._site, flavour=fl, limit=self._limit)
-        self._desired[fl] = (generation, desired)
-        return desired
+        # A site's chargers boot together: the first sync reads the tokens, the others
+        # wait for it and take its list instead of each reading the same table again.
+        async with self._reading:
+            generation = self._generation
+            cached = self._desired.get(fl)
+            if cached is not None and cached[0] == generation:
+                return cached[1]
+            stored = await asyncio.to_thread(self._store.listable_tokens)
+            desired = desired_list(readable(stored), self._site, flavour=fl, limit=self._limit)
+            self._desired[fl] = (generation, desired)
+            return desired
 
 
 def _not_supported(outcome: CommandOutcome) -> bool:

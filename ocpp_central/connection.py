@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from websockets.asyncio.server import ServerConnection
@@ -25,7 +26,7 @@ from websockets.exceptions import ConnectionClosed
 from gateway.logs import fields
 from gateway.metrics import Metrics
 from gateway.ports import CommitFailedError, MessageRecord
-from ocpp_central.handlers import HANDLERS, ChargerSession
+from ocpp_central.handlers import HANDLERS, ChargerSession, Handler
 from ocpp_central.translate import rpc
 from ocpp_central.translate.rpc import ErrorCode
 from ocpp_central.validation import Validators, Violation
@@ -33,20 +34,6 @@ from ocpp_central.validation import Validators, Violation
 log = logging.getLogger(__name__)
 
 _REPLAY_MEMORY = 16  # recent answers kept to re-send when a charger repeats a message id
-
-#: Where meter data sits in each transaction message. One bad sampled value must not cost
-#: the whole message (RELIABILITY.md §2.7 #8): the meter translator drops it and records
-#: why, so schema violations inside these lists do not reject the CALL.
-_METER_LISTS = {
-    "MeterValues": "meterValue",
-    "StopTransaction": "transactionData",
-    "TransactionEvent": "meterValue",
-}
-_PLACEHOLDER_SAMPLE = {
-    rpc.OcppVersion.V16: {"timestamp": "2026-01-01T00:00:00Z", "sampledValue": [{"value": "0"}]},
-    rpc.OcppVersion.V201: {"timestamp": "2026-01-01T00:00:00Z", "sampledValue": [{"value": 0}]},
-    rpc.OcppVersion.V21: {"timestamp": "2026-01-01T00:00:00Z", "sampledValue": [{"value": 0}]},
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,25 +49,40 @@ Reply = rpc.CallResult | rpc.CallError | CallTimedOut
 JOURNAL_SIZE = 50
 
 
+_Entry = tuple[datetime, str, str, str, str]  # a MessageRecord's fields, in order
+
+
 class Journal:
     """The last `JOURNAL_SIZE` messages of one charger, oldest first.
 
     A list, not a bounded deque: a deque reserves room for 64 entries up front, and most
-    of a site's chargers have said only a handful of things since they connected.
+    of a site's chargers have said only a handful of things since they connected. Entries
+    are kept as plain tuples and become `MessageRecord`s only when read: every message is
+    written here, and building a frozen dataclass costs more than the rest of the entry.
     """
 
     __slots__ = ("_records",)
 
     def __init__(self) -> None:
-        self._records: list[MessageRecord] = []
+        self._records: list[_Entry] = []
 
     def append(self, record: MessageRecord) -> None:
-        self._records.append(record)
-        if len(self._records) > JOURNAL_SIZE:
-            del self._records[0]
+        self.note(record.at, record.direction, record.message_id, record.action, record.outcome)
+
+    def note(
+        self, at: datetime, direction: str, message_id: str, action: str, outcome: str
+    ) -> None:
+        """Append a message given by its fields (the hot path: no record is built)."""
+        records = self._records
+        records.append((at, direction, message_id, action, outcome))
+        if len(records) > JOURNAL_SIZE:
+            del records[0]
 
     def __iter__(self) -> Iterator[MessageRecord]:
-        return iter(self._records)
+        return (
+            MessageRecord(at=at, direction=d, message_id=m, action=a, outcome=o)
+            for at, d, m, a, o in self._records
+        )
 
     def __len__(self) -> int:
         return len(self._records)
@@ -136,11 +138,17 @@ class ChargerConnection:
 
     async def run(self) -> None:
         """Process frames until the charger goes away."""
+        session, version = self.session, self.session.version
         try:
             async for raw in self.ws:
                 self.received += 1
-                self.session.last_message_at = self.session.clock()
-                await self._on_frame(raw)
+                session.last_message_at = session.clock()
+                frame = rpc.decode(raw, version)
+                # Nearly every frame is a CALL: straight to it, one coroutine fewer to resume.
+                if type(frame) is rpc.Call:
+                    await self._on_call(frame)
+                else:
+                    await self._on_frame(frame)
         except ConnectionClosed:
             pass
         finally:
@@ -149,8 +157,7 @@ class ChargerConnection:
                 if not fut.done():
                     fut.set_result(CallTimedOut(action))
 
-    async def _on_frame(self, raw: str | bytes) -> None:
-        frame = rpc.decode(raw, self.version)
+    async def _on_frame(self, frame: rpc.Frame | rpc.Malformed) -> None:
         match frame:
             case rpc.Call():
                 await self._on_call(frame)
@@ -173,40 +180,70 @@ class ChargerConnection:
 
     async def _on_call(self, call: rpc.Call) -> None:
         started = time.perf_counter()
-        action = self._action_label(call.action)
-        cached = self._answered.get(call.message_id)
+        message_id = call.message_id
+        # Whatever a charger invents must not become a new metric series or a log novel.
+        known = self._validators.knows(call.action)
+        action = call.action if known else "unknown"
+        cached = self._answered.get(message_id)
         if cached is not None:
             # A repeated message id is a retransmission: answer it again, do not redo it.
             await self._send(cached)
-            self._record("in", call.message_id, action, "repeat", started)
+            self._record("in", message_id, action, "repeat", started)
             return
-        reply = await self._answer(call)
-        self._answered[call.message_id] = reply
-        if len(self._answered) > _REPLAY_MEMORY:
-            del self._answered[next(iter(self._answered))]
-        await self._send(reply)
-        self._record("in", call.message_id, action, _outcome_of(reply), started)
-
-    def _action_label(self, action: str) -> str:
-        # Whatever a charger invents must not become a new metric series or a log novel.
-        return action if self._validators.knows(action) else "unknown"
+        if log.isEnabledFor(logging.DEBUG):  # building the fields costs
+            log.debug(
+                "ocpp in",
+                extra=fields(
+                    charger=self.session.charger_id, message_id=message_id[:36], action=action
+                ),
+            )
+        # The common case (a known, supported, valid, admitted action) awaits its handler
+        # here rather than in a helper coroutine: one frame fewer on every resume.
+        handler = self._handlers.get(call.action) if known else None
+        refusal = self._refusal(call, known, handler)
+        if refusal is not None:
+            reply = refusal
+        else:
+            assert handler is not None  # noqa: S101 - no refusal means a handler
+            try:
+                result = await handler(self.session, call.payload)
+            except CommitFailedError:
+                # Not stored: the charger must retry (DESIGN.md §2.1), so say so.
+                reply = rpc.encode_error(
+                    self.version, message_id, ErrorCode.INTERNAL_ERROR, "not stored; retry later"
+                )
+            except Exception:
+                log.exception(
+                    "handler failed charger=%s action=%s", self.session.charger_id, call.action
+                )
+                reply = rpc.encode_error(
+                    self.version, message_id, ErrorCode.INTERNAL_ERROR, "internal error"
+                )
+            else:
+                reply = rpc.encode_result(message_id, result)
+        answered = self._answered
+        answered[message_id] = reply
+        if len(answered) > _REPLAY_MEMORY:
+            del answered[next(iter(answered))]
+        try:
+            await self.ws.send(reply)
+        except ConnectionClosed:
+            log.info("charger %s went away before an answer", self.session.charger_id)
+        self._record("in", message_id, action, _outcome_of(reply), started)
 
     def _record(
         self, direction: str, message_id: str, action: str, outcome: str, started: float
     ) -> None:
         elapsed = time.perf_counter() - started
-        self.journal.append(
-            MessageRecord(
-                at=self.session.clock(),
-                direction=direction,
-                message_id=message_id[:36],
-                action=action,
-                outcome=outcome,
-            )
-        )
-        self._metrics.ocpp_message(direction, action, outcome)
+        # An inbound message is journalled at its arrival, read once when its frame came.
+        at = self.session.last_message_at if direction == "in" else None
+        if at is None:
+            at = self.session.clock()
+        self.journal.note(at, direction, message_id[:36], action, outcome)
         if direction == "in":
-            self._metrics.ocpp_answered(action, elapsed)
+            self._metrics.ocpp_call_answered(action, outcome, elapsed)
+        else:
+            self._metrics.ocpp_message(direction, action, outcome)
         if log.isEnabledFor(logging.DEBUG):  # building the fields costs
             log.debug(
                 "ocpp %s",
@@ -220,22 +257,13 @@ class ChargerConnection:
                 ),
             )
 
-    async def _answer(self, call: rpc.Call) -> str:
+    def _refusal(self, call: rpc.Call, known: bool, handler: Handler | None) -> str | None:
+        """The CALLERROR for a CALL that must not reach its handler; None when it may."""
         version, action = self.version, call.action
-        if log.isEnabledFor(logging.DEBUG):  # building the fields costs
-            log.debug(
-                "ocpp in",
-                extra=fields(
-                    charger=self.session.charger_id,
-                    message_id=call.message_id[:36],
-                    action=self._action_label(action),
-                ),
-            )
-        if not self._validators.knows(action):
+        if not known:
             return rpc.encode_error(
                 version, call.message_id, ErrorCode.NOT_IMPLEMENTED, f"unknown action {action!r}"
             )
-        handler = self._handlers.get(action)
         if handler is None:
             return rpc.encode_error(
                 version, call.message_id, ErrorCode.NOT_SUPPORTED, f"{action} is not supported"
@@ -250,29 +278,11 @@ class ChargerConnection:
                 ErrorCode.SECURITY_ERROR,
                 f"BootNotification was answered {self.session.boot_status}",
             )
-        try:
-            result = await handler(self.session, call.payload)
-        except CommitFailedError:
-            # Not stored: the charger must retry (DESIGN.md §2.1), so say so.
-            return rpc.encode_error(
-                version, call.message_id, ErrorCode.INTERNAL_ERROR, "not stored; retry later"
-            )
-        except Exception:
-            log.exception("handler failed charger=%s action=%s", self.session.charger_id, action)
-            return rpc.encode_error(
-                version, call.message_id, ErrorCode.INTERNAL_ERROR, "internal error"
-            )
-        return rpc.encode_result(call.message_id, result)
+        return None
 
     def _check(self, action: str, payload: dict[str, Any]) -> Violation | None:
-        meter_list = _METER_LISTS.get(action)
-        if meter_list is None or meter_list not in payload:
-            return self._validators.check_request(action, payload)
-        # Nothing inside the meter list can reject the CALL, so the schema never looks at
-        # it: the rest of the message is checked with well-formed meter data in its place.
-        # (A missing list is still refused above, where the schema requires one.)
-        stand_in = {**payload, meter_list: [_PLACEHOLDER_SAMPLE[self.version]]}
-        return self._validators.check_request(action, stand_in)
+        # Meter lists are left to the meter translator (RELIABILITY.md §2.7 #8).
+        return self._validators.check_call(action, payload)
 
     async def call(self, action: str, payload: dict[str, Any], *, timeout_s: float) -> Reply:
         """Send a CALL and wait for its answer; one outstanding CALL per connection.

@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from gateway.config import ChargerSettings
+from gateway.core.evolve import evolve
 from gateway.domain.authorization import AuthDecision, AuthStatus
 from gateway.domain.events import ChargerReported, Signal
 from gateway.domain.ids import ChargerId
@@ -53,6 +54,15 @@ class ChargerSession:
     def configured_boot(self) -> str:
         return BOOT_STATUS[self.settings.boot] if self.settings else "Accepted"
 
+    def now(self) -> datetime:
+        """When the frame being handled arrived; the clock when no frame was read yet.
+
+        The connection reads the clock once per frame, and reads no other frame until
+        this one is answered, so this is the current message's time throughout.
+        """
+        at = self.last_message_at
+        return self.clock() if at is None else at
+
     def blocks(self, action: str) -> bool:
         """While a BootNotification is Pending or Rejected, only another boot may pass."""
         return action != "BootNotification" and self.boot_status in ("Pending", "Rejected")
@@ -72,7 +82,7 @@ class ChargerSession:
         await self.sink.submit(
             ChargerReported(
                 charger_id=self.charger_id,
-                at=self.clock(),
+                at=self.now(),
                 kind=kind,
                 text=text,
                 detail=payload,
@@ -118,7 +128,7 @@ async def _data_transfer(s: ChargerSession, payload: dict[str, Any]) -> dict[str
 
 
 async def _boot_v16(s: ChargerSession, payload: dict[str, Any]) -> dict[str, Any]:
-    now = s.clock()
+    now = s.now()
     status = s.configured_boot
     await s.sink.submit(
         v16.from_boot_notification(s.charger_id, payload, accepted=status == "Accepted", at=now)
@@ -128,11 +138,11 @@ async def _boot_v16(s: ChargerSession, payload: dict[str, Any]) -> dict[str, Any
 
 
 async def _heartbeat_v16(s: ChargerSession, payload: dict[str, Any]) -> dict[str, Any]:
-    return v16.to_heartbeat_reply(s.clock())
+    return v16.to_heartbeat_reply(s.now())
 
 
 async def _status_v16(s: ChargerSession, payload: dict[str, Any]) -> dict[str, Any]:
-    await s.sink.submit(v16.from_status_notification(s.charger_id, payload, at=s.clock()))
+    await s.sink.submit(v16.from_status_notification(s.charger_id, payload, at=s.now()))
     return {}
 
 
@@ -142,12 +152,12 @@ async def _authorize_v16(s: ChargerSession, payload: dict[str, Any]) -> dict[str
 
 
 async def _start_v16(s: ChargerSession, payload: dict[str, Any]) -> dict[str, Any]:
-    event = v16.from_start_transaction(s.charger_id, payload, at=s.clock())
+    event = v16.from_start_transaction(s.charger_id, payload, at=s.now())
     assert event.token is not None  # noqa: S101 - StartTransaction always has an idTag
     # OCPP 1.6 §4.8: the CSMS verifies the idTag again (the charger may have started offline).
     decision = await s.authorize(event.token, event.connector)
     tx = await s.sink.start_transaction(
-        replace(
+        evolve(
             event,
             auth_source=decision.source,
             auth_reference=decision.reference,
@@ -158,7 +168,7 @@ async def _start_v16(s: ChargerSession, payload: dict[str, Any]) -> dict[str, An
 
 
 async def _stop_v16(s: ChargerSession, payload: dict[str, Any]) -> dict[str, Any]:
-    event = v16.from_stop_transaction(s.charger_id, payload, at=s.clock())
+    event = v16.from_stop_transaction(s.charger_id, payload, at=s.now())
     await s.sink.submit(event)
     if event.token is None:
         return {}
@@ -167,7 +177,7 @@ async def _stop_v16(s: ChargerSession, payload: dict[str, Any]) -> dict[str, Any
 
 
 async def _meter_values_v16(s: ChargerSession, payload: dict[str, Any]) -> dict[str, Any]:
-    await s.sink.submit(v16.from_meter_values(s.charger_id, payload, at=s.clock()))
+    await s.sink.submit(v16.from_meter_values(s.charger_id, payload, at=s.now()))
     return {}
 
 
@@ -175,7 +185,7 @@ async def _meter_values_v16(s: ChargerSession, payload: dict[str, Any]) -> dict[
 
 
 async def _boot_v201(s: ChargerSession, payload: dict[str, Any]) -> dict[str, Any]:
-    now = s.clock()
+    now = s.now()
     status = s.configured_boot
     await s.sink.submit(
         v201.from_boot_notification(s.charger_id, payload, accepted=status == "Accepted", at=now)
@@ -185,11 +195,11 @@ async def _boot_v201(s: ChargerSession, payload: dict[str, Any]) -> dict[str, An
 
 
 async def _heartbeat_v201(s: ChargerSession, payload: dict[str, Any]) -> dict[str, Any]:
-    return v201.to_heartbeat_reply(s.clock())
+    return v201.to_heartbeat_reply(s.now())
 
 
 async def _status_v201(s: ChargerSession, payload: dict[str, Any]) -> dict[str, Any]:
-    await s.sink.submit(v201.from_status_notification(s.charger_id, payload, at=s.clock()))
+    await s.sink.submit(v201.from_status_notification(s.charger_id, payload, at=s.now()))
     return {}
 
 
@@ -201,10 +211,10 @@ async def _authorize_v201(s: ChargerSession, payload: dict[str, Any]) -> dict[st
 
 
 async def _transaction_event_v201(s: ChargerSession, payload: dict[str, Any]) -> dict[str, Any]:
-    event = v201.from_transaction_event(s.charger_id, payload, at=s.clock())
+    event = v201.from_transaction_event(s.charger_id, payload, at=s.now())
     decision = None if event.token is None else await s.authorize(event.token, event.connector)
     if decision is not None and isinstance(event, TransactionStarted):
-        event = replace(
+        event = evolve(
             event,
             auth_source=decision.source,
             auth_reference=decision.reference,
@@ -215,7 +225,7 @@ async def _transaction_event_v201(s: ChargerSession, payload: dict[str, Any]) ->
 
 
 async def _meter_values_v201(s: ChargerSession, payload: dict[str, Any]) -> dict[str, Any]:
-    await s.sink.submit(v201.from_meter_values(s.charger_id, payload, at=s.clock()))
+    await s.sink.submit(v201.from_meter_values(s.charger_id, payload, at=s.now()))
     return {}
 
 

@@ -73,6 +73,15 @@ _UNIT_ERRATA: Final = ("Celsius", "Celcius", "Hertz")
 
 Validator = Callable[[Any], Any]
 
+#: Where meter data sits in each transaction message. One bad sampled value must not cost
+#: the whole message (RELIABILITY.md §2.7 #8): the meter translator drops it and records
+#: why, so `Validators.check_call` leaves these lists to it.
+METER_LISTS: Final[Mapping[str, str]] = {
+    "MeterValues": "meterValue",
+    "StopTransaction": "transactionData",
+    "TransactionEvent": "meterValue",
+}
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Violation:
@@ -94,7 +103,7 @@ class _Catalogue:
 
 
 _CATALOGUES: dict[OcppVersion, _Catalogue] = {}
-_COMPILED: dict[tuple[OcppVersion, str, bool], Validator] = {}
+_COMPILED: dict[tuple[OcppVersion, str, bool, str | None], Validator] = {}
 
 
 class Validators:
@@ -108,14 +117,50 @@ class Validators:
         self._version = version
         self._strict = strict
         self._catalogue = _catalogue(version)
+        self._requests = self._catalogue.requests
+        # Every CALL is checked: its compiled validator in one lookup by action name.
+        self._request_checks: dict[str, Validator] = {}
+        self._call_checks: dict[str, Validator] = {}  # meter lists unchecked (`check_call`)
 
     def knows(self, action: str) -> bool:
         """Whether `action` is a message of this version (it has a request schema)."""
-        return action in self._catalogue.requests
+        return action in self._requests
 
     def check_request(self, action: str, payload: dict[str, Any]) -> Violation | None:
         """Check the payload of a CALL (or 2.1 SEND); None when it is valid."""
-        return self._check(self._catalogue.requests.get(action), action, payload)
+        check = self._request_checks.get(action)
+        if check is None:
+            stem = self._requests.get(action)
+            if stem is None:
+                return self._check(None, action, payload)
+            check = self._request_checks[action] = self._validator(stem)
+        try:
+            check(payload)
+        except fastjsonschema.JsonSchemaValueException as exc:
+            return self._violation(exc)
+        return None
+
+    def check_call(self, action: str, payload: dict[str, Any]) -> Violation | None:
+        """Check a CALL received from a charger: `check_request`, meter lists aside.
+
+        Nothing inside a meter list (`METER_LISTS`) can reject the CALL, so its value is
+        not looked at; the list is still required where the schema requires it, and the
+        rest of the message is checked as `check_request` would.
+        """
+        unchecked = METER_LISTS.get(action)
+        if unchecked is None or unchecked not in payload:
+            return self.check_request(action, payload)
+        check = self._call_checks.get(action)
+        if check is None:
+            stem = self._requests.get(action)
+            if stem is None:
+                return self._check(None, action, payload)
+            check = self._call_checks[action] = self._validator(stem, unchecked)
+        try:
+            check(payload)
+        except fastjsonschema.JsonSchemaValueException as exc:
+            return self._violation(exc)
+        return None
 
     def check_response(self, action: str, payload: dict[str, Any]) -> Violation | None:
         """Check the payload of a CALLRESULT answering a CALL of `action`; None when valid."""
@@ -131,6 +176,9 @@ class Validators:
             ):
                 if stem is not None:
                     self._validator(stem)
+            request, unchecked = self._catalogue.requests.get(action), METER_LISTS.get(action)
+            if request is not None and unchecked is not None:
+                self._validator(request, unchecked)
 
     def _check(self, stem: str | None, action: str, payload: dict[str, Any]) -> Violation | None:
         if stem is None:
@@ -145,11 +193,11 @@ class Validators:
             return self._violation(exc)
         return None
 
-    def _validator(self, stem: str) -> Validator:
-        key = (self._version, stem, self._strict)
+    def _validator(self, stem: str, unchecked: str | None = None) -> Validator:
+        key = (self._version, stem, self._strict, unchecked)
         validator = _COMPILED.get(key)
         if validator is None:
-            validator = _compile(self._version, stem, strict=self._strict)
+            validator = _compile(self._version, stem, strict=self._strict, unchecked=unchecked)
             _COMPILED[key] = validator
         return validator
 
@@ -277,10 +325,15 @@ def _inline_definitions(schema: dict[str, Any]) -> dict[str, Any]:
     return inlined
 
 
-def _compile(version: OcppVersion, stem: str, *, strict: bool) -> Validator:
+def _compile(
+    version: OcppVersion, stem: str, *, strict: bool, unchecked: str | None = None
+) -> Validator:
+    """``unchecked``: a top-level property whose value is taken as it is (still required)."""
     schema = _inline_definitions(_load_schema(version, stem))
     if version is OcppVersion.V16:
         schema = apply_v16_errata(stem, schema)
+    if unchecked is not None:
+        schema = {**schema, "properties": {**schema.get("properties", {}), unchecked: {}}}
     formats = {"date-time": _DATE_TIME}
     if not strict:
         schema = _open_objects(schema)

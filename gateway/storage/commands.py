@@ -530,6 +530,15 @@ class Hints:
         """True when no command was received at or after ``since``."""
         return self._load() and (self._latest is None or self._latest < since)
 
+    def nothing_to_link(self, since: datetime) -> bool:
+        """True when no command was received at or after ``since`` and no reservation holds.
+
+        Never reads the database, so it may be asked on the event loop after every
+        transaction start: until the hints have been read (by any other question), or
+        when they are shared, the answer is False and the caller asks the store.
+        """
+        return self._loaded and not self._held and (self._latest is None or self._latest < since)
+
     def no_token(self, partner: str, key: str) -> bool:
         """True when no command of ``partner`` carries a token with ``key``."""
         if not self._load():

@@ -264,3 +264,32 @@ async def test_the_authoriser_answers_from_the_hints_and_still_sees_a_new_comman
     commands.record(a_command(received_at=T0 - timedelta(minutes=1)))
     decision = await authorizer.authorize(*where)
     assert (decision.status, decision.source) == (AuthStatus.ACCEPTED, "emsp")
+
+
+def test_nothing_to_link_is_said_only_from_read_hints(store: SqlStore):
+    """Never a query: unread hints say "ask"; once read, a command in the window or a held
+    reservation each say "ask", and only an older command and no hold say "nothing"."""
+    commands = SqlCommands(store.engine)
+    hints = commands.hints
+    queries = Queries(store.engine)
+    assert not hints.nothing_to_link(T0)  # not read yet: the caller asks the store
+    assert queries.count() == 0
+
+    assert commands.received_since(T0) == []  # reads the hints
+    assert hints.nothing_to_link(T0)
+    commands.record(a_command(id=0, received_at=T0 + timedelta(minutes=1)))
+    assert not hints.nothing_to_link(T0 + timedelta(minutes=1))
+    assert hints.nothing_to_link(T0 + timedelta(minutes=2))
+
+    reservation = commands.reserve(a_reservation(id=0))
+    assert not hints.nothing_to_link(T0 + timedelta(minutes=2))
+    commands.set_reservation_state(reservation.id, ReservationState.USED, now=T0)
+    assert commands.held_reservations() == []  # the check clears the hold
+    assert hints.nothing_to_link(T0 + timedelta(minutes=2))
+
+
+def test_shared_hints_never_say_nothing_to_link(store: SqlStore):
+    """Another instance may have recorded a command: the store is always asked."""
+    hints = Hints(store.engine, shared=True)
+    assert not hints.no_commands_since(T0)
+    assert not hints.nothing_to_link(T0)

@@ -110,3 +110,17 @@ def test_a_known_series_still_counts_after_its_first_increment():
     assert c.value("in", "Heartbeat") == 3
     with pytest.raises(ValueError, match="takes labels"):
         c.inc("in")
+
+
+def test_an_answered_call_counts_the_message_and_its_answer_time():
+    """ocpp_call_answered records what ocpp_message("in", ...) and ocpp_answered record."""
+    apart, together = Metrics(), Metrics()
+    for metrics_ in (apart, together):
+        metrics_.ocpp_message("out", "Reset", "ok")
+    apart.ocpp_message("in", "Heartbeat", "ok")
+    apart.ocpp_answered("Heartbeat", 0.003)
+    together.ocpp_call_answered("Heartbeat", "ok", 0.003)
+
+    assert together.render() == apart.render()
+    assert together.ocpp_messages.value("in", "Heartbeat", "ok") == 1
+    assert together.ocpp_ack_seconds.count("Heartbeat") == 1

@@ -27,3 +27,12 @@ def test_a_short_journal_holds_everything() -> None:
     journal.append(a_record(1))
 
     assert tuple(journal) == (a_record(1),)
+
+
+def test_a_message_noted_by_its_fields_reads_back_as_its_record() -> None:
+    """note() and append() keep the same thing; reading gives MessageRecords in order."""
+    journal = new_journal()
+    journal.note(T0, "in", "7", "Heartbeat", "ok")
+    journal.append(a_record(8))
+
+    assert list(journal) == [a_record(7), a_record(8)]
