@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import cProfile
 import json
-import pstats
 import random
 import sys
 import tempfile
@@ -32,6 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bench._servers import Profiler, ProfilingExecutor
 from bench.charger import DEFAULT_MIX, SCRIPTS, Script, parse_mix
 from bench.site import charger_id, write_site
 
@@ -121,16 +120,12 @@ class _WriterClock:
         self.seconds = 0.0
         self._lock = threading.Lock()
 
-    def wrap(self, write: Any, profile: cProfile.Profile | None) -> Any:
+    def wrap(self, write: Any) -> Any:
         def timed(committer: Any, changes: Any) -> Any:
             started = time.thread_time()
-            if profile is not None:
-                profile.enable()
             try:
                 return write(committer, changes)
             finally:
-                if profile is not None:
-                    profile.disable()
                 with self._lock:
                     self.seconds += time.thread_time() - started
 
@@ -150,10 +145,16 @@ async def _run(args: argparse.Namespace, workdir: Path) -> dict[str, float]:
     logs.configure("WARNING", "text")
     for version in OcppVersion:
         validators_for(version).warm([*HANDLERS[version], *OUTBOUND_ACTIONS])
-    writer_profile = cProfile.Profile(time.thread_time) if args.profile else None
+    # The same profiler as bench.ocpp_load: the loop, the executor threads, the writer.
+    profiler = Profiler() if args.profile else None
+    if profiler is not None:
+        asyncio.get_running_loop().set_default_executor(ProfilingExecutor(profiler))
     writer = _WriterClock()
     original = GroupCommitter._write
-    GroupCommitter._write = writer.wrap(original, writer_profile)  # type: ignore[method-assign]
+    timed = writer.wrap(original)
+    GroupCommitter._write = (  # type: ignore[method-assign]
+        timed if profiler is None else profiler.wrap(timed)
+    )
     gateway = Gateway(settings)
     await gateway.start()
     try:
@@ -169,11 +170,10 @@ async def _run(args: argparse.Namespace, workdir: Path) -> dict[str, float]:
                 _Socket(script, ident, per_charger, script.version, settings.charger(ident))
             )
         server = gateway.ocpp
-        loop_profile = cProfile.Profile(time.thread_time) if args.profile else None
         cpu, thread, wall = time.process_time(), time.thread_time(), time.perf_counter()
         writer.seconds = _STAND_IN[0] = 0.0
-        if loop_profile is not None:
-            loop_profile.enable()
+        if profiler is not None:
+            profiler.start()
         tasks = [
             asyncio.ensure_future(server._handle(s))  # type: ignore[arg-type]
             for s in sockets
@@ -183,8 +183,8 @@ async def _run(args: argparse.Namespace, workdir: Path) -> dict[str, float]:
         for task in tasks:
             if task.done() and task.exception() is not None:
                 raise task.exception()  # type: ignore[misc]
-        if loop_profile is not None:
-            loop_profile.disable()
+        if profiler is not None:
+            profiler.stop()
         cpu, thread = time.process_time() - cpu, time.thread_time() - thread
         wall = time.perf_counter() - wall
         written, stand_in = writer.seconds, _STAND_IN[0]
@@ -193,12 +193,8 @@ async def _run(args: argparse.Namespace, workdir: Path) -> dict[str, float]:
         await gateway.stop()
         GroupCommitter._write = original  # type: ignore[method-assign]
     messages = sum(s.answered for s in sockets)
-    if loop_profile is not None and writer_profile is not None:
-        loop_profile.create_stats()
-        writer_profile.create_stats()
-        stats = pstats.Stats(loop_profile)
-        stats.add(writer_profile)
-        stats.dump_stats(args.profile)
+    if profiler is not None:
+        profiler.dump(args.profile)
     return {
         "messages": messages,
         "call_errors": sum(s.errors for s in sockets),

@@ -100,7 +100,7 @@ from gateway.storage.tables import (
     TransactionRow,
     UtcDateTime,
 )
-from gateway.storage.writes import begin
+from gateway.storage.writes import begin, write_lock
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +175,15 @@ class SqlDelivery:
         #: Seals learnt inside the charger commit in progress (this thread's), remembered
         #: only once that commit succeeded: a rolled-back seal must be written again.
         self._staging = threading.local()
+        #: The charger commits' own connection, kept between commits: checking one out of
+        #: the pool and returning it (with its reset) costs more CPU than a small commit.
+        self._committer: Connection | None = None
+
+    def close(self) -> None:
+        """Give back the charger commits' connection (before the engine is disposed)."""
+        committer, self._committer = self._committer, None
+        if committer is not None:
+            committer.close()
 
     def begin(self) -> AbstractContextManager[Connection]:
         """A write transaction, queued in-process behind the other writers (SQLite)."""
@@ -186,8 +195,19 @@ class SqlDelivery:
         staged: dict[int, Seal] = {}
         self._staging.seals = staged
         try:
-            with self.begin() as conn:
-                yield conn
+            with write_lock(self.engine):
+                if self._committer is None:
+                    self._committer = self.engine.connect()
+                conn = self._committer
+                try:
+                    with conn.begin():
+                        yield conn
+                except BaseException:
+                    # The connection may be what failed (a lost PostgreSQL session, an I/O
+                    # error): the next commit, such as the retry of each change alone,
+                    # starts on a fresh one.
+                    self.close()
+                    raise
         finally:
             self._staging.seals = None
         self._sealed.update(staged)

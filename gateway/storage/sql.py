@@ -206,6 +206,7 @@ class SqlStore:
                 _set_version(conn, version)
 
     def close(self) -> None:
+        self.delivery.close()
         self.engine.dispose()
 
     def ping(self) -> None:

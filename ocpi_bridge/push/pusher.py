@@ -73,6 +73,10 @@ from ocpi_bridge.translate.delivery import (
 log = logging.getLogger(__name__)
 
 OUTBOX_BATCH = 1000
+#: Committed changes reach the partners' queues in one pass per this many seconds at most.
+#: Chargers commit one by one at a site's steady pace; a pass per commit would cost a
+#: database transaction each, while partners are promised a change within 100 ms.
+DISTRIBUTE_EVERY_S = 0.02
 #: ``delivery()`` (monitoring, the partners page) is at most this old, in seconds.
 REPORT_EVERY_S = 1.0
 #: A Location is PUT whole instead of PATCHing its EVSEs when at least this many of them
@@ -258,6 +262,7 @@ class Pusher:
         rng: random.Random | None = None,
         partner_ttl_s: float = 5.0,
         metrics: PushMetrics | None = None,
+        distribute_every_s: float = DISTRIBUTE_EVERY_S,
     ) -> None:
         self._store = store
         self._catalog = catalog
@@ -269,6 +274,8 @@ class Pusher:
         self._wall = wall  # real time: when to try again
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not secrecy
         self._partner_ttl_s = partner_ttl_s
+        self._distribute_every_s = distribute_every_s
+        self._distributed_at = -1e9  # monotonic
         self._metrics: PushMetrics = metrics or NoMetrics()
         self._receivers: dict[int, Receiver] = {}
         self._receivers_at = -1e9
@@ -366,7 +373,12 @@ class Pusher:
     async def _run(self) -> None:
         while not self._closing:
             await self._wakeup.wait()
+            # What is committed meanwhile joins this pass (see DISTRIBUTE_EVERY_S).
+            gap = self._distributed_at + self._distribute_every_s - time.monotonic()
+            if gap > 0:
+                await asyncio.sleep(gap)
             self._wakeup.clear()
+            self._distributed_at = time.monotonic()
             try:
                 await self._distribute()
             except asyncio.CancelledError:

@@ -63,7 +63,9 @@ class Partner:
 
 
 class Harness:
-    def __init__(self, tmp_path: Path, settings: Settings) -> None:
+    def __init__(
+        self, tmp_path: Path, settings: Settings, *, distribute_every_s: float = 0.02
+    ) -> None:
         self.settings = settings
         self.store = SqlStore(f"sqlite:///{tmp_path / 'gateway.db'}")
         self.store.open()
@@ -83,6 +85,7 @@ class Harness:
             partners=self.partners,
             settings=settings.ocpi,
             us=US,
+            distribute_every_s=distribute_every_s,
         )
 
     def register(self, *, modules: tuple[str, ...] = ("locations", "tariffs"), version="2.2.1"):
@@ -180,6 +183,41 @@ async def test_status_flips_while_the_partner_is_down_become_one_patch(h: Harnes
     assert sent[-1] == {"status": "CHARGING", "last_updated": "2026-11-22T10:00:09Z"}
     assert [c[0] for c in h.partner.calls[refused:]] == ["PATCH"]
     assert not h.pusher.partner_down()
+
+
+async def test_changes_committed_within_one_distribution_window_leave_together(
+    tmp_path: Path,
+):
+    """Commits arriving one by one are handed to partners in one pass per window.
+
+    The first change after a quiet spell goes at once; three status changes of the same
+    EVSE committed 30 ms apart within the next window become one PATCH with the latest.
+    """
+    settings = a_settings(ocpi={"allow_private_partner_addresses": True})
+    h = Harness(tmp_path, settings, distribute_every_s=0.5)
+    h.pusher.start()
+    try:
+        await synced(h)
+        await asyncio.sleep(0.5)  # a quiet spell: the next change opens a window
+        h.status(EvseStatus.CHARGING, T0 + timedelta(minutes=1))
+        await h.until(lambda: len(h.partner.to(EVSE_URL)) == 1, timeout_s=0.4)
+        for minute, status in enumerate([EvseStatus.AVAILABLE, EvseStatus.RESERVED], start=2):
+            await asyncio.sleep(0.03)
+            h.status(status, T0 + timedelta(minutes=minute))
+        await asyncio.sleep(0.03)
+        h.status(EvseStatus.CHARGING, T0 + timedelta(minutes=4))
+        await h.until(lambda: len(h.partner.to(EVSE_URL)) >= 2)
+        await asyncio.sleep(0.6)  # nothing else follows
+
+        sent = [body for _, body in h.partner.to(EVSE_URL)]
+        assert sent == [
+            {"status": "CHARGING", "last_updated": "2026-11-22T10:01:00Z"},
+            {"status": "CHARGING", "last_updated": "2026-11-22T10:04:00Z"},
+        ]
+    finally:
+        await h.pusher.stop()
+        await h.client.aclose()
+        h.store.close()
 
 
 async def test_an_evse_the_partner_does_not_know_is_put_whole(h: Harness):
