@@ -9,7 +9,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from gateway.domain.ids import ChargerId, EvseUid
 from gateway.domain.meter import EnergyFlag, EnergyFlagCode, MeterSample
@@ -145,6 +145,7 @@ def states(draw: st.DrawFn) -> ChargerState:
     )
 
 
+@settings(max_examples=50)
 @given(st.lists(states(), min_size=1, max_size=4), st.data())
 def test_every_state_written_is_the_codec_document(
     sequence: list[ChargerState], data: st.DataObject

@@ -77,4 +77,7 @@ def test_a_write_waits_for_the_busy_commit_path_instead_of_failing(
         stop.set()
         writer.join(5)
         store.close()
-    assert max(waits) < 0.25
+    # Without the queue the writes fail with "database is locked". With it they wait for
+    # a gap; the in-process lock is not FIFO, so on a slow machine (coverage tracing both
+    # threads) a writer may miss a few gaps: the bound catches starvation, not speed.
+    assert max(waits) < 1.0
