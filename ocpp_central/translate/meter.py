@@ -362,19 +362,7 @@ def _quick_v16(value: dict[str, Any], at: datetime) -> Reading | None:
         or not ((raw.isdigit() and raw.isascii()) or _PLAIN_DECIMAL(raw) is not None)
     ):
         return None
-    measurand, context, location, phase, convert, unit, register = reader
-    number = Decimal(raw) if convert is None else convert(Decimal(raw))
-    if register and number < 0:
-        return None  # the general path records why it is dropped
-    return _new_reading(
-        measurand=measurand,
-        value=number,
-        unit=unit,
-        at=at,
-        context=context,
-        location=location,
-        phase=phase,
-    )
+    return _quick_reading(reader, Decimal(raw), at)
 
 
 def _quick_v201(value: dict[str, Any], at: datetime) -> Reading | None:
@@ -413,6 +401,11 @@ def _quick_v201(value: dict[str, Any], at: datetime) -> Reading | None:
         return None
     if multiplier:
         number = number.scaleb(multiplier)
+    return _quick_reading(reader, number, at)
+
+
+def _quick_reading(reader: _Reader, number: Decimal, at: datetime) -> Reading | None:
+    """The reading of a value both quick paths found clean; ``None``: read it in full."""
     measurand, context, location, phase, convert, unit, register = reader
     if convert is not None:
         number = convert(number)
