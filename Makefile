@@ -38,8 +38,11 @@ types: install
 arch: install
 	$(BIN)/lint-imports
 
+# Most tests wait on sockets and timers, so one worker per core roughly halves the run;
+# pytest-cov gathers the workers' coverage into one .coverage for `make cov`.
+WORKERS ?= auto
 pytest: install browser
-	$(BIN)/coverage run -m pytest
+	$(BIN)/pytest -n $(WORKERS) --cov --cov-report=
 
 cov: install
 	$(BIN)/coverage report

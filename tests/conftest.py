@@ -7,13 +7,16 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from hypothesis import settings
+from hypothesis import HealthCheck, settings
 
+# Speed is measured in bench/, never in tests: Hypothesis's timing checks (the per-example
+# deadline and the slow-generation health check) only fail a test because the machine
+# was busy, which it is when the suite runs on both cores at once.
+settings.register_profile("default", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # CI runs the same examples every time, so a coverage gate can never flake on luck;
 # developers' runs keep exploring new examples.
-settings.register_profile("ci", derandomize=True, database=None)
-if os.environ.get("CI"):
-    settings.load_profile("ci")
+settings.register_profile("ci", settings.get_profile("default"), derandomize=True, database=None)
+settings.load_profile("ci" if os.environ.get("CI") else "default")
 
 
 @pytest.fixture(autouse=True)

@@ -93,7 +93,9 @@ class Lifecycle:
 @pytest.fixture
 async def life(tmp_path: Path, emsp: Emsp) -> AsyncIterator[Lifecycle]:  # noqa: F811
     clock = FakeClock()
-    gateway = Gateway(remote_settings(tmp_path, free_port(), call_timeout_s=1.0), clock=clock)
+    # Long enough for a charger that answers only once the eMSP saw PENDING, on a busy
+    # machine; short enough that a silent charger costs a test little.
+    gateway = Gateway(remote_settings(tmp_path, free_port(), call_timeout_s=3.0), clock=clock)
     await gateway.start()
     assert gateway.commands is not None
     assert gateway.pusher is not None
