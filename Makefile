@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install browser run fmt lint types arch pytest cov test bench clean
+.PHONY: install browser run fmt lint types arch pytest pytest-pg cov test bench clean
 
 # Reinstall only when the project's dependencies changed.
 $(VENV)/.installed: pyproject.toml
@@ -44,12 +44,25 @@ WORKERS ?= auto
 pytest: install browser
 	$(BIN)/pytest -n $(WORKERS) --cov --cov-report=
 
+# The same gateway on PostgreSQL: the integration tests that exercise every store (charger
+# state, transactions, delivery, commands, tokens, local lists) run again with one
+# database per test. `GATEWAY_TEST_POSTGRES=postgresql://user:pw@host:port` names a server
+# of your own; otherwise tests/postgres.sh installs and starts Debian's where it can.
+PG_TESTS := tests/integration/test_ocpp_transactions.py tests/integration/test_ocpi_delivery.py \
+	tests/integration/test_remote_control.py tests/integration/test_session_lifecycle.py \
+	tests/integration/test_tokens_api.py tests/integration/test_local_lists.py \
+	tests/integration/test_thin_path.py
+pytest-pg: install
+	@url="$${GATEWAY_TEST_POSTGRES:-$$(bash tests/postgres.sh)}"; \
+	if [ -z "$$url" ]; then echo "no PostgreSQL server could be had: the PostgreSQL pass skips"; \
+	else GATEWAY_TEST_POSTGRES="$$url" $(BIN)/pytest -n $(WORKERS) $(PG_TESTS); fi
+
 cov: install
 	$(BIN)/coverage report
 	$(BIN)/coverage report --fail-under=100 \
 	    --include='gateway/domain/*,gateway/core/*,ocpp_central/translate/*,ocpi_bridge/translate/*'
 
-test: lint types arch pytest cov
+test: lint types arch pytest cov pytest-pg
 
 bench: install
 	$(BIN)/python -m bench.ocpp_load

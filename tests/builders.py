@@ -14,6 +14,7 @@ from gateway.domain.events import ConnectorStatusReported
 from gateway.domain.ids import ChargerId
 from gateway.domain.status import ConnectorStatus
 from gateway.domain.topology import ConnectorRef
+from tests import postgres
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED_CONFIG = ROOT / "config.toml"
@@ -45,6 +46,12 @@ def a_settings(**sections: Any) -> Settings:
             "host": given.get("host", "127.0.0.1"),
             "port": given.get("port", 0),
         }
+    storage = raw.get("storage", {})
+    if "data_dir" in sections.get("storage", {}) and not storage.get("database_url"):
+        # A test that gives its gateway a directory of its own may run on PostgreSQL.
+        url = postgres.database_for(str(storage["data_dir"]))
+        if url is not None:
+            raw["storage"] = {**storage, "database_url": url}
     return Settings.model_validate(raw)
 
 

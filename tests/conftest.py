@@ -9,6 +9,8 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests import postgres
+
 # Speed is measured in bench/, never in tests: Hypothesis's timing checks (the per-example
 # deadline and the slow-generation health check) only fail a test because the machine
 # was busy, which it is when the suite runs on both cores at once.
@@ -17,6 +19,12 @@ settings.register_profile("default", deadline=None, suppress_health_check=[Healt
 # developers' runs keep exploring new examples.
 settings.register_profile("ci", settings.get_profile("default"), derandomize=True, database=None)
 settings.load_profile("ci" if os.environ.get("CI") else "default")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _postgres_databases() -> Iterator[None]:
+    yield
+    postgres.drop_created()
 
 
 @pytest.fixture(autouse=True)
