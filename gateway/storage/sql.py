@@ -82,6 +82,9 @@ ALL_TABLES = [META, CHARGER, EVSE, OUTBOX, CONFIG, TRANSACTION, SAMPLE, PARKED, 
 #: A meter sample row for the plain insert: charger, transaction (or ""), time, document.
 _SampleRow = tuple[str, str, str, str]
 
+#: Transaction row ids a commit learned, by (charger, tx_id); None: the transaction ended.
+_Learned = dict[tuple[str, str], int | None]
+
 #: The OCPP 1.6 transactionId sequence; ids are positive 32-bit integers on the wire.
 TX_SEQUENCE = "ocpp16_transaction"
 
@@ -308,10 +311,12 @@ class SqlStore:
         return [(r.kind, r.text) for r in rows]
 
     def commit(self, batch: Sequence[Change]) -> None:
+        if self._plain is not None:
+            with self.delivery.charger_commit() as conn:
+                learned = self._plain.commit(conn, batch)
+            self._plain.keep(learned)  # only once the commit succeeded
+            return
         with self.delivery.charger_commit() as conn:
-            if self._plain is not None:
-                self._plain.commit(conn, batch)
-                return
             # One statement for every charger document of the batch (executemany).
             documents = [
                 {"id": c.charger_id, "state": self._documents.state(c.state), "updated_at": c.at}
@@ -542,9 +547,29 @@ class PlainSqliteWriter:
     def __init__(self, delivery: SqlDelivery, documents: codec.DocumentCache) -> None:
         self._delivery = delivery
         self._documents = documents
+        #: The row id of each stored transaction not known to have ended, by (charger,
+        #: tx_id). A running transaction's next write updates its row by id, which costs a
+        #: fraction of finding it by its key and returning the id (a write per meter value).
+        #: Only ids of committed rows: a rolled-back insert's id may go to another row.
+        self._rows: dict[tuple[str, str], int] = {}
+        #: What the commit in progress learned: an id, or None for a transaction that ended
+        #: (or was found ended); kept by ``keep`` once the commit succeeded.
+        self._learned: _Learned = {}
 
-    def commit(self, conn: Connection, batch: Sequence[Change]) -> None:
+    def keep(self, learned: _Learned) -> None:
+        """Remember the row ids a commit learned, now that it is durable."""
+        rows = self._rows
+        for key, row_id in learned.items():
+            if row_id is None:
+                rows.pop(key, None)
+            else:
+                rows[key] = row_id
+
+    def commit(self, conn: Connection, batch: Sequence[Change]) -> _Learned:
+        """Write ``batch``; returns the row ids learned, for ``keep`` once committed."""
         cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        learned: _Learned = {}
+        self._learned = learned
         try:
             documents = [
                 (c.charger_id, self._documents.state(c.state), utc_text(c.at))
@@ -564,6 +589,8 @@ class PlainSqliteWriter:
                 cur.execute(_UPSERT_SEQUENCE, (TX_SEQUENCE, max(issued)))
         finally:
             cur.close()
+            self._learned = {}
+        return learned
 
     def _write(
         self,
@@ -619,28 +646,56 @@ class PlainSqliteWriter:
         samples: list[_SampleRow],
     ) -> None:
         tx = effect.transaction
-        if effect.record_changed:
-            cur.execute(
-                _UPSERT_TRANSACTION,
-                (
-                    tx.charger_id,
-                    tx.tx_id,
-                    tx.start_key,
-                    tx.evse_uid,
-                    tx.status.value,
-                    utc_text(tx.started_at),
-                    utc_text(tx.stopped_at),
-                    self._documents.transaction(tx),
-                    utc_text(at),
-                ),
-            )
-        else:
-            cur.execute(_TOUCH_TRANSACTION, (utc_text(at), tx.charger_id, tx.tx_id))
-        row = cur.fetchone()
+        key = (tx.charger_id, tx.tx_id)
+        learned = self._learned
+        row_id = learned[key] if key in learned else self._rows.get(key)
+        when = utc_text(at)
+        doc = self._documents.transaction(tx) if effect.record_changed else None
+        if row_id is not None:
+            # The row is known: updated by its id, still only while it has not ended.
+            if doc is None:
+                cur.execute(_TOUCH_TRANSACTION_ROW, (when, row_id))
+            else:
+                cur.execute(
+                    _UPDATE_TRANSACTION_ROW,
+                    (
+                        tx.start_key,
+                        tx.evse_uid,
+                        tx.status.value,
+                        utc_text(tx.started_at),
+                        utc_text(tx.stopped_at),
+                        doc,
+                        when,
+                        row_id,
+                    ),
+                )
+            if cur.rowcount != 1:
+                row_id = None  # it ended meanwhile: the statements below say so exactly
+        if row_id is None:
+            if doc is None:
+                cur.execute(_TOUCH_TRANSACTION, (when, tx.charger_id, tx.tx_id))
+            else:
+                cur.execute(
+                    _UPSERT_TRANSACTION,
+                    (
+                        tx.charger_id,
+                        tx.tx_id,
+                        tx.start_key,
+                        tx.evse_uid,
+                        tx.status.value,
+                        utc_text(tx.started_at),
+                        utc_text(tx.stopped_at),
+                        doc,
+                        when,
+                    ),
+                )
+            row = cur.fetchone()
+            row_id = None if row is None else row[0]
+        learned[key] = None if tx.status is TransactionStatus.COMPLETED else row_id
         _sample_rows(samples, tx.charger_id, tx.tx_id, effect.new_samples)
         _plain_problems(cur, tx.charger_id, effect.problems, at)
-        if row is not None:
-            self._delivery.on_transaction(conn, row[0], tx, at)
+        if row_id is not None:
+            self._delivery.on_transaction(conn, row_id, tx, at)
 
     def find_transaction(
         self, conn: Connection, charger_id: str, *, tx_id: str | None, start_key: str | None
@@ -751,6 +806,15 @@ _TRANSACTION_SAMPLES = (
 _TOUCH_TRANSACTION = (
     f'UPDATE "{TRANSACTION.name}" SET updated_at = ? WHERE charger_id = ? AND tx_id = ? '  # noqa: S608
     f"AND status != '{TransactionStatus.COMPLETED.value}' RETURNING id"
+)
+# The same two writes to a row whose id is known (``PlainSqliteWriter._rows``).
+_NOT_ENDED = f"status != '{TransactionStatus.COMPLETED.value}'"
+_TOUCH_TRANSACTION_ROW = (
+    f'UPDATE "{TRANSACTION.name}" SET updated_at = ? WHERE id = ? AND {_NOT_ENDED}'  # noqa: S608
+)
+_UPDATE_TRANSACTION_ROW = (
+    f'UPDATE "{TRANSACTION.name}" SET start_key = ?, evse_uid = ?, status = ?, '  # noqa: S608
+    f"started_at = ?, stopped_at = ?, doc = ?, updated_at = ? WHERE id = ? AND {_NOT_ENDED}"
 )
 
 
