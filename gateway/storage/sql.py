@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +171,10 @@ class SqlStore:
         self.delivery = SqlDelivery(self.engine, plain=use_plain)
         self._documents = codec.DocumentCache()
         self._plain = PlainSqliteWriter(self.delivery, self._documents) if use_plain else None
+        on_file = self.url.database not in (None, "", ":memory:") and (
+            self.url.query.get("mode") != "memory"
+        )
+        self._readers = _ThreadReaders(self.engine, connect_args) if use_plain and on_file else None
 
     # --- lifecycle ---------------------------------------------------------------
 
@@ -209,6 +215,8 @@ class SqlStore:
                 _set_version(conn, version)
 
     def close(self) -> None:
+        if self._readers is not None:
+            self._readers.close()
         self.delivery.close()
         self.engine.dispose()
 
@@ -256,9 +264,13 @@ class SqlStore:
         """A stored transaction by its id or by the key of the StartTransaction that began it."""
         if self._plain is not None:
             # Asked on every StartTransaction (its retry must find the first copy's id).
+            if self._readers is not None:
+                return self._plain.find_transaction(
+                    self._readers.get(), charger_id, tx_id=tx_id, start_key=start_key
+                )
             with self.engine.connect() as conn:
                 return self._plain.find_transaction(
-                    conn, charger_id, tx_id=tx_id, start_key=start_key
+                    conn.connection.driver_connection, charger_id, tx_id=tx_id, start_key=start_key
                 )
         query = select(TRANSACTION.c.doc).where(TRANSACTION.c.charger_id == charger_id)
         if tx_id is not None:
@@ -698,10 +710,10 @@ class PlainSqliteWriter:
             self._delivery.on_transaction(conn, row_id, tx, at)
 
     def find_transaction(
-        self, conn: Connection, charger_id: str, *, tx_id: str | None, start_key: str | None
+        self, db: Any, charger_id: str, *, tx_id: str | None, start_key: str | None
     ) -> Transaction | None:
-        """``SqlStore.find_transaction`` in plain SQL, on a connection the caller holds."""
-        cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        """``SqlStore.find_transaction`` in plain SQL, on a DB-API connection the caller holds."""
+        cur = db.cursor()
         try:
             sql, params = _FIND_TRANSACTION, [charger_id]
             if tx_id is not None:
@@ -716,6 +728,42 @@ class PlainSqliteWriter:
             return replace(tx, samples=tuple(codec.sample_in(json.loads(d)) for (d,) in docs))
         finally:
             cur.close()
+
+
+class _ThreadReaders:
+    """A DB-API connection of each thread's own for the plain lookups, outside the pool.
+
+    Every StartTransaction asks ``find_transaction`` on the writer thread before its
+    commit; checking a pooled connection out and back in (with its reset) costs several
+    times the two SELECTs. Like a pooled connection outside a transaction, each runs
+    every SELECT as its own read of the committed rows, and holds no lock between them.
+    """
+
+    def __init__(self, engine: Engine, connect_args: Mapping[str, Any]) -> None:
+        cargs, cparams = engine.dialect.create_connect_args(engine.url)
+        self._connect = partial(
+            engine.dialect.loaded_dbapi.connect, *cargs, **{**cparams, **connect_args}
+        )
+        self._local = threading.local()
+        self._opened: list[Any] = []
+        self._lock = threading.Lock()
+
+    def get(self) -> Any:
+        """This thread's connection, opened on first use."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = self._connect()
+            with self._lock:
+                self._opened.append(db)
+        return db
+
+    def close(self) -> None:
+        """Close every thread's connection; a later lookup opens a new one."""
+        with self._lock:
+            opened, self._opened = self._opened, []
+            self._local = threading.local()
+        for db in opened:
+            db.close()
 
 
 def _sample_rows(
