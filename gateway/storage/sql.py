@@ -664,7 +664,9 @@ class PlainSqliteWriter:
         when = utc_text(at)
         doc = self._documents.transaction(tx) if effect.record_changed else None
         if row_id is not None:
-            # The row is known: updated by its id, still only while it has not ended.
+            # The row is known: updated by its id, still only while it has not ended. A
+            # meter value still moves ``updated_at``: it is the Session's last_updated and
+            # the date_from/date_to window of the Sessions module (SqlDelivery).
             if doc is None:
                 cur.execute(_TOUCH_TRANSACTION_ROW, (when, row_id))
             else:
