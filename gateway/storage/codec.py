@@ -12,6 +12,7 @@ import operator
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
+from itertools import compress
 from json.encoder import encode_basestring_ascii
 from types import MappingProxyType
 from typing import Any, overload
@@ -533,6 +534,7 @@ _TX_FIELD_TEXT: dict[str, Callable[[Any], str]] = {
 _TX_KEYS = tuple(sorted(_TX_FIELD_TEXT))
 _TX_WRITERS = tuple((f'"{key}":', _TX_FIELD_TEXT[key]) for key in _TX_KEYS)
 _TX_VALUES = operator.attrgetter(*_TX_KEYS)
+_TX_POSITIONS = range(len(_TX_KEYS))
 
 
 class _TxText:
@@ -566,24 +568,36 @@ def _tx_text(known: _TxText | None, tx: Transaction) -> _TxText:
         known.tx = tx
         return known
     parts = list(known.parts)
-    for i, (value, old) in enumerate(zip(values, before, strict=True)):
-        if value is not old:
-            name, write = _TX_WRITERS[i]
-            parts[i] = name + write(value)
+    # The changed fields' positions, found in C: a Python loop over every field costs
+    # more than re-encoding the one or two that changed.
+    for i in compress(_TX_POSITIONS, map(operator.is_not, values, before)):
+        name, write = _TX_WRITERS[i]
+        parts[i] = name + write(values[i])
     return _TxText(tx, values, parts)
 
 
 class _Written:
     """What was last written for one charger, and the objects it was written from."""
 
-    __slots__ = ("connectors", "connectors_text", "evses", "evses_text", "head", "rest", "tail")
+    __slots__ = (
+        "connectors",
+        "connectors_text",
+        "evses",
+        "evses_text",
+        "head",
+        "rest",
+        "tail",
+        "transactions",
+        "transactions_text",
+    )
 
     def __init__(self) -> None:
         self.rest: tuple[object, ...] = ()
         self.head = self.tail = ""
         self.connectors: object = None
         self.evses: object = None
-        self.connectors_text = self.evses_text = ""
+        self.transactions: object = None
+        self.connectors_text = self.evses_text = self.transactions_text = ""
 
 
 class DocumentCache:
@@ -647,15 +661,18 @@ class DocumentCache:
         if written.evses is not state.evses:
             written.evses = state.evses
             written.evses_text = _evses_text(state.evses)
-        known = self._transactions.get(state.charger_id, {})
-        current = {
-            tx_id: _tx_text(known.get(tx_id), tx) for tx_id, tx in state.transactions.items()
-        }
-        self._transactions[state.charger_id] = current
-        transactions = ",".join([entry.text for entry in current.values()])
+        if written.transactions is not state.transactions:
+            # The same mapping holds the same immutable transactions: the same texts.
+            known = self._transactions.get(state.charger_id, {})
+            current = {
+                tx_id: _tx_text(known.get(tx_id), tx) for tx_id, tx in state.transactions.items()
+            }
+            self._transactions[state.charger_id] = current
+            written.transactions = state.transactions
+            written.transactions_text = ",".join([entry.text for entry in current.values()])
         return (
             f"{written.head}{written.connectors_text},"
-            f'"evses":{written.evses_text}{written.tail}{transactions}]}}'
+            f'"evses":{written.evses_text}{written.tail}{written.transactions_text}]}}'
         )
 
 

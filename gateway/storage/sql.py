@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +83,9 @@ ALL_TABLES = [META, CHARGER, EVSE, OUTBOX, CONFIG, TRANSACTION, SAMPLE, PARKED, 
 
 #: A meter sample row for the plain insert: charger, transaction (or ""), time, document.
 _SampleRow = tuple[str, str, str, str]
+
+#: Transaction row ids a commit learned, by (charger, tx_id); None: the transaction ended.
+_Learned = dict[tuple[str, str], int | None]
 
 #: The OCPP 1.6 transactionId sequence; ids are positive 32-bit integers on the wire.
 TX_SEQUENCE = "ocpp16_transaction"
@@ -166,6 +171,10 @@ class SqlStore:
         self.delivery = SqlDelivery(self.engine, plain=use_plain)
         self._documents = codec.DocumentCache()
         self._plain = PlainSqliteWriter(self.delivery, self._documents) if use_plain else None
+        on_file = self.url.database not in (None, "", ":memory:") and (
+            self.url.query.get("mode") != "memory"
+        )
+        self._readers = _ThreadReaders(self.engine, connect_args) if use_plain and on_file else None
 
     # --- lifecycle ---------------------------------------------------------------
 
@@ -206,6 +215,8 @@ class SqlStore:
                 _set_version(conn, version)
 
     def close(self) -> None:
+        if self._readers is not None:
+            self._readers.close()
         self.delivery.close()
         self.engine.dispose()
 
@@ -253,9 +264,13 @@ class SqlStore:
         """A stored transaction by its id or by the key of the StartTransaction that began it."""
         if self._plain is not None:
             # Asked on every StartTransaction (its retry must find the first copy's id).
+            if self._readers is not None:
+                return self._plain.find_transaction(
+                    self._readers.get(), charger_id, tx_id=tx_id, start_key=start_key
+                )
             with self.engine.connect() as conn:
                 return self._plain.find_transaction(
-                    conn, charger_id, tx_id=tx_id, start_key=start_key
+                    conn.connection.driver_connection, charger_id, tx_id=tx_id, start_key=start_key
                 )
         query = select(TRANSACTION.c.doc).where(TRANSACTION.c.charger_id == charger_id)
         if tx_id is not None:
@@ -308,10 +323,12 @@ class SqlStore:
         return [(r.kind, r.text) for r in rows]
 
     def commit(self, batch: Sequence[Change]) -> None:
+        if self._plain is not None:
+            with self.delivery.charger_commit() as conn:
+                learned = self._plain.commit(conn, batch)
+            self._plain.keep(learned)  # only once the commit succeeded
+            return
         with self.delivery.charger_commit() as conn:
-            if self._plain is not None:
-                self._plain.commit(conn, batch)
-                return
             # One statement for every charger document of the batch (executemany).
             documents = [
                 {"id": c.charger_id, "state": self._documents.state(c.state), "updated_at": c.at}
@@ -542,9 +559,29 @@ class PlainSqliteWriter:
     def __init__(self, delivery: SqlDelivery, documents: codec.DocumentCache) -> None:
         self._delivery = delivery
         self._documents = documents
+        #: The row id of each stored transaction not known to have ended, by (charger,
+        #: tx_id). A running transaction's next write updates its row by id, which costs a
+        #: fraction of finding it by its key and returning the id (a write per meter value).
+        #: Only ids of committed rows: a rolled-back insert's id may go to another row.
+        self._rows: dict[tuple[str, str], int] = {}
+        #: What the commit in progress learned: an id, or None for a transaction that ended
+        #: (or was found ended); kept by ``keep`` once the commit succeeded.
+        self._learned: _Learned = {}
 
-    def commit(self, conn: Connection, batch: Sequence[Change]) -> None:
+    def keep(self, learned: _Learned) -> None:
+        """Remember the row ids a commit learned, now that it is durable."""
+        rows = self._rows
+        for key, row_id in learned.items():
+            if row_id is None:
+                rows.pop(key, None)
+            else:
+                rows[key] = row_id
+
+    def commit(self, conn: Connection, batch: Sequence[Change]) -> _Learned:
+        """Write ``batch``; returns the row ids learned, for ``keep`` once committed."""
         cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        learned: _Learned = {}
+        self._learned = learned
         try:
             documents = [
                 (c.charger_id, self._documents.state(c.state), utc_text(c.at))
@@ -564,6 +601,8 @@ class PlainSqliteWriter:
                 cur.execute(_UPSERT_SEQUENCE, (TX_SEQUENCE, max(issued)))
         finally:
             cur.close()
+            self._learned = {}
+        return learned
 
     def _write(
         self,
@@ -619,34 +658,64 @@ class PlainSqliteWriter:
         samples: list[_SampleRow],
     ) -> None:
         tx = effect.transaction
-        if effect.record_changed:
-            cur.execute(
-                _UPSERT_TRANSACTION,
-                (
-                    tx.charger_id,
-                    tx.tx_id,
-                    tx.start_key,
-                    tx.evse_uid,
-                    tx.status.value,
-                    utc_text(tx.started_at),
-                    utc_text(tx.stopped_at),
-                    self._documents.transaction(tx),
-                    utc_text(at),
-                ),
-            )
-        else:
-            cur.execute(_TOUCH_TRANSACTION, (utc_text(at), tx.charger_id, tx.tx_id))
-        row = cur.fetchone()
+        key = (tx.charger_id, tx.tx_id)
+        learned = self._learned
+        row_id = learned[key] if key in learned else self._rows.get(key)
+        when = utc_text(at)
+        doc = self._documents.transaction(tx) if effect.record_changed else None
+        if row_id is not None:
+            # The row is known: updated by its id, still only while it has not ended. A
+            # meter value still moves ``updated_at``: it is the Session's last_updated and
+            # the date_from/date_to window of the Sessions module (SqlDelivery).
+            if doc is None:
+                cur.execute(_TOUCH_TRANSACTION_ROW, (when, row_id))
+            else:
+                cur.execute(
+                    _UPDATE_TRANSACTION_ROW,
+                    (
+                        tx.start_key,
+                        tx.evse_uid,
+                        tx.status.value,
+                        utc_text(tx.started_at),
+                        utc_text(tx.stopped_at),
+                        doc,
+                        when,
+                        row_id,
+                    ),
+                )
+            if cur.rowcount != 1:
+                row_id = None  # it ended meanwhile: the statements below say so exactly
+        if row_id is None:
+            if doc is None:
+                cur.execute(_TOUCH_TRANSACTION, (when, tx.charger_id, tx.tx_id))
+            else:
+                cur.execute(
+                    _UPSERT_TRANSACTION,
+                    (
+                        tx.charger_id,
+                        tx.tx_id,
+                        tx.start_key,
+                        tx.evse_uid,
+                        tx.status.value,
+                        utc_text(tx.started_at),
+                        utc_text(tx.stopped_at),
+                        doc,
+                        when,
+                    ),
+                )
+            row = cur.fetchone()
+            row_id = None if row is None else row[0]
+        learned[key] = None if tx.status is TransactionStatus.COMPLETED else row_id
         _sample_rows(samples, tx.charger_id, tx.tx_id, effect.new_samples)
         _plain_problems(cur, tx.charger_id, effect.problems, at)
-        if row is not None:
-            self._delivery.on_transaction(conn, row[0], tx, at)
+        if row_id is not None:
+            self._delivery.on_transaction(conn, row_id, tx, at)
 
     def find_transaction(
-        self, conn: Connection, charger_id: str, *, tx_id: str | None, start_key: str | None
+        self, db: Any, charger_id: str, *, tx_id: str | None, start_key: str | None
     ) -> Transaction | None:
-        """``SqlStore.find_transaction`` in plain SQL, on a connection the caller holds."""
-        cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        """``SqlStore.find_transaction`` in plain SQL, on a DB-API connection the caller holds."""
+        cur = db.cursor()
         try:
             sql, params = _FIND_TRANSACTION, [charger_id]
             if tx_id is not None:
@@ -661,6 +730,42 @@ class PlainSqliteWriter:
             return replace(tx, samples=tuple(codec.sample_in(json.loads(d)) for (d,) in docs))
         finally:
             cur.close()
+
+
+class _ThreadReaders:
+    """A DB-API connection of each thread's own for the plain lookups, outside the pool.
+
+    Every StartTransaction asks ``find_transaction`` on the writer thread before its
+    commit; checking a pooled connection out and back in (with its reset) costs several
+    times the two SELECTs. Like a pooled connection outside a transaction, each runs
+    every SELECT as its own read of the committed rows, and holds no lock between them.
+    """
+
+    def __init__(self, engine: Engine, connect_args: Mapping[str, Any]) -> None:
+        cargs, cparams = engine.dialect.create_connect_args(engine.url)
+        self._connect = partial(
+            engine.dialect.loaded_dbapi.connect, *cargs, **{**cparams, **connect_args}
+        )
+        self._local = threading.local()
+        self._opened: list[Any] = []
+        self._lock = threading.Lock()
+
+    def get(self) -> Any:
+        """This thread's connection, opened on first use."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = self._connect()
+            with self._lock:
+                self._opened.append(db)
+        return db
+
+    def close(self) -> None:
+        """Close every thread's connection; a later lookup opens a new one."""
+        with self._lock:
+            opened, self._opened = self._opened, []
+            self._local = threading.local()
+        for db in opened:
+            db.close()
 
 
 def _sample_rows(
@@ -751,6 +856,15 @@ _TRANSACTION_SAMPLES = (
 _TOUCH_TRANSACTION = (
     f'UPDATE "{TRANSACTION.name}" SET updated_at = ? WHERE charger_id = ? AND tx_id = ? '  # noqa: S608
     f"AND status != '{TransactionStatus.COMPLETED.value}' RETURNING id"
+)
+# The same two writes to a row whose id is known (``PlainSqliteWriter._rows``).
+_NOT_ENDED = f"status != '{TransactionStatus.COMPLETED.value}'"
+_TOUCH_TRANSACTION_ROW = (
+    f'UPDATE "{TRANSACTION.name}" SET updated_at = ? WHERE id = ? AND {_NOT_ENDED}'  # noqa: S608
+)
+_UPDATE_TRANSACTION_ROW = (
+    f'UPDATE "{TRANSACTION.name}" SET start_key = ?, evse_uid = ?, status = ?, '  # noqa: S608
+    f"started_at = ?, stopped_at = ?, doc = ?, updated_at = ? WHERE id = ? AND {_NOT_ENDED}"
 )
 
 
