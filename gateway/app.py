@@ -277,7 +277,6 @@ class Gateway:
             known_chargers=[ChargerId(c.id) for c in settings.chargers],
             metrics=self.metrics,
         )
-        self._wake_pusher: Callable[[], None] | None = None
         # One listener for both: it is called for every effect of every message.
         self.runtime.on_effect(self._on_effect)
         self.authorizer = DeferredAuthorizer(SiteAuthorizer(settings.authorization))
@@ -357,7 +356,6 @@ class Gateway:
             self.delivery = self.pusher
         pusher = self.pusher
         self.ocpi.partners.on_change = pusher.partners_changed
-        self._wake_pusher = pusher.wake
         self.local_lists = LocalLists(
             store=self.ocpi.tokens.store,
             link=self.link,
@@ -523,10 +521,13 @@ class Gateway:
 
     def _on_effect(self, effect: Effect) -> None:
         """Count finished transactions; tell the pusher something was committed."""
+        pusher = self.pusher
         if isinstance(effect, TransactionChanged) and effect.transaction.ended:
             self.metrics.transactions_completed.inc()
-        if self._wake_pusher is not None:
-            self._wake_pusher()
+            if pusher is not None:
+                pusher.wake()  # its CDR is made now: queued or not, the operator sees at once
+        elif pusher is not None:
+            pusher.nudge()
 
     def _partner_names(self) -> list[str]:
         registered = [] if self.ocpi is None else [p.name for p in self.ocpi.partners.partners()]

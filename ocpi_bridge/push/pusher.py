@@ -77,9 +77,10 @@ OUTBOX_BATCH = 1000
 #: Chargers commit one by one at a site's steady pace; a pass per commit would cost a
 #: database transaction each, while partners are promised a change within 100 ms.
 DISTRIBUTE_EVERY_S = 0.02
-#: With no partner to push to, a pass only drops outbox rows: one per this many seconds
-#: is enough, where a pass per window would cost a database transaction per commit or two.
-#: A registration in this process (``partners_changed``) ends the wait at once.
+#: With no partner to push to, a pass after ``nudge`` only drops outbox rows: one per
+#: this many seconds is enough, where a pass per window would cost a database transaction
+#: per commit or two. ``wake`` (a CDR may have been made: the operator sees whether it is
+#: queued) and a registration in this process (``partners_changed``) end the wait at once.
 IDLE_DISTRIBUTE_S = 1.0
 #: Changes nobody is to hear of make the pusher read the partners again (someone may have
 #: registered in another process), at most once per this many seconds: on a site without
@@ -293,6 +294,7 @@ class Pusher:
         self._receivers: dict[int, Receiver] = {}
         self._receivers_at = -1e9
         self._stale = True  # the partners must be read before the next pass
+        self._urgent = True  # the next pass keeps the window pace even with nobody to tell
         self._idle_nap: asyncio.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._synced: set[int] | None = None
@@ -325,16 +327,28 @@ class Pusher:
 
     def wake(self) -> None:
         """Something was committed: hand new outbox rows to the partners' queues."""
+        self._urgent = True
         self._wakeup.set()
+        self._end_idle_nap()
+
+    def nudge(self) -> None:
+        """``wake`` for a change that matters only to partners receiving pushes.
+
+        With none registered its outbox rows wait for the idle pace (IDLE_DISTRIBUTE_S).
+        """
+        self._wakeup.set()
+
+    def _end_idle_nap(self) -> None:
+        nap = self._idle_nap
+        if nap is not None and not nap.done():
+            nap.set_result(None)
 
     def sweep(self) -> None:
         """Look at every partner's queue (periodic: retries that came due, new partners)."""
         self._sweep = True
         self._stale = True
         self._wakeup.set()
-        nap = self._idle_nap
-        if nap is not None and not nap.done():
-            nap.set_result(None)
+        self._end_idle_nap()
 
     def partners_changed(self) -> None:
         """A partner registered, changed its endpoints or left: sweep at once (any thread)."""
@@ -404,7 +418,7 @@ class Pusher:
         while not self._closing:
             await self._wakeup.wait()
             # What is committed meanwhile joins this pass (see DISTRIBUTE_EVERY_S).
-            if self._receivers or self._stale:
+            if self._receivers or self._stale or self._urgent:
                 gap = self._distributed_at + self._distribute_every_s - time.monotonic()
                 if gap > 0:
                     await asyncio.sleep(gap)
@@ -420,6 +434,7 @@ class Pusher:
                         timer.cancel()
                         self._idle_nap = None
             self._wakeup.clear()
+            self._urgent = False
             self._distributed_at = time.monotonic()
             try:
                 await self._distribute()

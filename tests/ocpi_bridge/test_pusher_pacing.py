@@ -7,7 +7,6 @@ commit, yet a partner registering in this process is served at once.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -56,6 +55,22 @@ def outbox_rows(h: Harness) -> int:
     return len(h.store.delivery.take_outbox(100))
 
 
+def nudged_status(h: Harness, status: EvseStatus) -> None:
+    """An EVSE status committed as the gateway commits one: the pusher is nudged."""
+    h.status(status, T0)  # this wakes the pusher; the nudge below is what the gateway does
+    h.pusher._urgent = False
+    h.pusher.nudge()
+
+
+async def napping(h: Harness) -> None:
+    """Two nudged commits with nobody to tell: the pusher is in its idle nap after them."""
+    await asyncio.sleep(0.05)
+    nudged_status(h, EvseStatus.CHARGING)
+    await asyncio.sleep(0.05)
+    nudged_status(h, EvseStatus.AVAILABLE)
+    await h.until(lambda: h.pusher._idle_nap is not None, timeout_s=2)
+
+
 async def test_without_partners_the_list_is_read_at_most_once_per_recheck(h: Harness):
     """Forty commits over 0.4 s, none with a recipient: the partners are read twice at most."""
     await asyncio.sleep(0.05)  # the start-up sweep has read them
@@ -69,32 +84,32 @@ async def test_without_partners_the_list_is_read_at_most_once_per_recheck(h: Har
     assert partners.reads - before <= 1 + int(0.4 / pusher_module.RECHECK_PARTNERS_S)
 
 
-async def test_without_partners_changes_are_still_dropped_from_the_outbox(h: Harness):
+async def test_without_partners_nudged_changes_are_still_dropped_from_the_outbox(h: Harness):
     """Nobody listens: the outbox rows go within the idle pace, not one pass per commit."""
-    h.status(EvseStatus.CHARGING, T0)
+    await napping(h)
     await h.until(lambda: outbox_rows(h) == 0, timeout_s=pusher_module.IDLE_DISTRIBUTE_S + 2)
+
+
+async def test_a_wake_ends_the_idle_nap_at_once(h: Harness):
+    """``wake`` (a transaction ended: its CDR is queued or not) does not wait for the pace."""
+    await napping(h)
+    h.status(EvseStatus.CHARGING, T0)
+
+    await h.until(lambda: outbox_rows(h) == 0, timeout_s=pusher_module.IDLE_DISTRIBUTE_S / 2)
 
 
 async def test_a_partner_registering_in_this_process_is_served_at_once(h: Harness):
     """While the pusher naps (nobody to push to), ``partners_changed`` starts a pass now."""
-    await asyncio.sleep(0.05)
-    h.status(EvseStatus.CHARGING, T0)  # a pass with nobody to tell: the next one naps
-    await asyncio.sleep(0.05)
-    h.status(EvseStatus.AVAILABLE, T0)
-    await asyncio.sleep(0.05)
-    started = time.monotonic()
+    await napping(h)
     h.register()
     h.pusher.partners_changed()
 
-    await h.until(lambda: len(h.partner.calls) >= 3, timeout_s=2)
-    assert time.monotonic() - started < pusher_module.IDLE_DISTRIBUTE_S / 2
+    await h.until(lambda: len(h.partner.calls) >= 3, timeout_s=pusher_module.IDLE_DISTRIBUTE_S / 2)
 
 
 async def test_partners_changed_from_a_worker_thread_reaches_the_loop(h: Harness):
     """The registrar writes partners in worker threads: the call is safe from there."""
-    await asyncio.sleep(0.05)
-    h.status(EvseStatus.CHARGING, T0)
-    await asyncio.sleep(0.05)
+    await napping(h)
     h.register()
     await asyncio.to_thread(h.pusher.partners_changed)
 
