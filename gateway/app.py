@@ -313,6 +313,7 @@ class Gateway:
         self.commands: RemoteControl | None = None
         self.catalog: SiteCatalog | None = None
         self.pusher: Pusher | None = None
+        self._sealer: OcpiSealer | None = None
         self._http_task: asyncio.Task[None] | None = None
         self._stopped = asyncio.Event()
 
@@ -339,9 +340,10 @@ class Gateway:
         )
         # Seals are made inside the commit that stores a transaction's start: from then on
         # its Session and CDR belong to the partner that issued its token.
-        self.store.delivery.sealer = OcpiSealer(
+        self._sealer = OcpiSealer(
             self.settings, configured_at=configured_at, tokens=self.ocpi.token_book
         )
+        self.store.delivery.sealer = self._sealer
         self.pusher = Pusher(
             store=self.store.delivery,
             catalog=self.catalog,
@@ -524,9 +526,12 @@ class Gateway:
         pusher = self.pusher
         if isinstance(effect, TransactionChanged) and effect.transaction.ended:
             self.metrics.transactions_completed.inc()
-            if pusher is not None:
-                pusher.wake()  # its CDR is made now: queued or not, the operator sees at once
-        elif pusher is not None:
+            sealer = self._sealer
+            if pusher is not None and sealer is not None and sealer.billed(effect.transaction):
+                # Its CDR was made: whether it is queued for a partner shows at once.
+                pusher.wake()
+                return
+        if pusher is not None:
             pusher.nudge()
 
     def _partner_names(self) -> list[str]:

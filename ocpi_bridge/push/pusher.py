@@ -295,6 +295,7 @@ class Pusher:
         self._receivers_at = -1e9
         self._stale = True  # the partners must be read before the next pass
         self._urgent = True  # the next pass keeps the window pace even with nobody to tell
+        self._built = False  # a pass built CDRs (in its worker thread)
         self._idle_nap: asyncio.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._synced: set[int] | None = None
@@ -454,6 +455,9 @@ class Pusher:
     async def _distribute(self) -> None:
         sweep, self._sweep = self._sweep, False
         touched = await asyncio.to_thread(self._distribute_now, sweep)
+        if self._built:
+            self._built = False
+            self.wake()
         await self._report_soon(force=sweep)
         receivers = self._receivers
         for pid in set(self._lanes) - set(receivers):
@@ -479,6 +483,8 @@ class Pusher:
             for item in items:
                 if item.kind is PushKind.CDR_BUILD:
                     self._store.build_cdr(int(item.object_id), at=self._wall())
+                    # Its CDR's outbox row goes in the next pass, without the idle pace.
+                    self._built = True
             items = [i for i in items if i.kind is not PushKind.CDR_BUILD]
             routes = [(item, self._recipients(item, receivers)) for item in items]
             if (
