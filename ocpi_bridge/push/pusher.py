@@ -481,9 +481,11 @@ class Pusher:
         while True:
             items = self._store.take_outbox(OUTBOX_BATCH)
             for item in items:
-                if item.kind is PushKind.CDR_BUILD:
-                    self._store.build_cdr(int(item.object_id), at=self._wall())
-                    # Its CDR's outbox row goes in the next pass, without the idle pace.
+                # A CDR built here has its outbox row go in the next pass, without the idle
+                # pace (a row that cannot be built yet waits for the pace: no busy loop).
+                if item.kind is PushKind.CDR_BUILD and self._store.build_cdr(
+                    int(item.object_id), at=self._wall()
+                ):
                     self._built = True
             items = [i for i in items if i.kind is not PushKind.CDR_BUILD]
             routes = [(item, self._recipients(item, receivers)) for item in items]
