@@ -20,8 +20,9 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import uvicorn
 from fastapi import FastAPI, Request
@@ -35,7 +36,7 @@ from gateway.domain.authorization import AuthDecision
 from gateway.domain.billing import CdrPage, UnbilledPage
 from gateway.domain.delivery import Owner
 from gateway.domain.ids import ChargerId, EvseUid
-from gateway.domain.partners import PartyRole
+from gateway.domain.partners import PartnerLink, PartnerRecord, PartyRole
 from gateway.domain.transactions import AuthToken
 from gateway.metrics import CONTENT_TYPE, Metrics
 from gateway.monitoring import Monitor, NoDelivery
@@ -82,8 +83,9 @@ LOCAL_LIST_POLL_S = 0.5
 RESERVATION_SWEEP_S = 30.0
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+#: The gateway's clock. A partial rather than a function: it is read twice per charger
+#: message, and a Python frame costs more than the read.
+utc_now: Clock = partial(datetime.now, UTC)
 
 
 class _EmbeddedUvicorn(uvicorn.Server):
@@ -143,6 +145,70 @@ class CdrBook:
         return UnbilledPage(total=total, items=tuple(rows))
 
 
+class WatchedPartners(SqlPartners):
+    """``SqlPartners`` that says when a partner registered, changed its endpoints or left.
+
+    The pusher reads the partner list rarely (it costs as much as a distribution pass);
+    these calls tell it to read it again at once. They may run in worker threads.
+    """
+
+    on_change: Callable[[], None] | None = None
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
+
+    def register(
+        self,
+        invitation_id: int,
+        link: PartnerLink,
+        *,
+        our_roles: tuple[PartyRole, ...],
+        token: str,
+        now: datetime,
+    ) -> PartnerRecord:
+        try:
+            return super().register(invitation_id, link, our_roles=our_roles, token=token, now=now)
+        finally:
+            self._changed()
+
+    def begin_connection(
+        self, name: str, token: str, *, now: datetime, stale_before: datetime
+    ) -> PartnerRecord:
+        try:
+            return super().begin_connection(name, token, now=now, stale_before=stale_before)
+        finally:
+            self._changed()
+
+    def complete_connection(
+        self, partner_id: int, link: PartnerLink, *, our_roles: tuple[PartyRole, ...], now: datetime
+    ) -> PartnerRecord:
+        try:
+            return super().complete_connection(partner_id, link, our_roles=our_roles, now=now)
+        finally:
+            self._changed()
+
+    def update_link(
+        self,
+        partner_id: int,
+        link: PartnerLink,
+        *,
+        now: datetime,
+        issue: str | None = None,
+        confirm: int | None = None,
+    ) -> int | None:
+        try:
+            return super().update_link(partner_id, link, now=now, issue=issue, confirm=confirm)
+        finally:
+            self._changed()
+
+    def remove(self, name: str) -> bool:
+        try:
+            return super().remove(name)
+        finally:
+            self._changed()
+
+
 class OcpiPlatform:
     """The OCPI partner machinery: store, outbound client, registrar, directory and tokens."""
 
@@ -163,7 +229,7 @@ class OcpiPlatform:
         )
         static = StaticParties(settings.ocpi.static_partners, us=us)
         self.us = us
-        self.partners = SqlPartners(store.engine, keys)
+        self.partners = WatchedPartners(store.engine, keys)
         self.client = OcpiClient(settings.ocpi, us=us)
         self.registrar = Registrar(
             store=self.partners, client=self.client, settings=settings, clock=clock, static=static
@@ -211,7 +277,8 @@ class Gateway:
             known_chargers=[ChargerId(c.id) for c in settings.chargers],
             metrics=self.metrics,
         )
-        self.runtime.on_effect(self._count)
+        # One listener for both: it is called for every effect of every message.
+        self.runtime.on_effect(self._on_effect)
         self.authorizer = DeferredAuthorizer(SiteAuthorizer(settings.authorization))
         self.remote_store = SqlCommands(self.store.engine)
         # A partner's START_SESSION / RESERVE_NOW token is vouched for before anyone else
@@ -246,6 +313,7 @@ class Gateway:
         self.commands: RemoteControl | None = None
         self.catalog: SiteCatalog | None = None
         self.pusher: Pusher | None = None
+        self._sealer: OcpiSealer | None = None
         self._http_task: asyncio.Task[None] | None = None
         self._stopped = asyncio.Event()
 
@@ -272,9 +340,10 @@ class Gateway:
         )
         # Seals are made inside the commit that stores a transaction's start: from then on
         # its Session and CDR belong to the partner that issued its token.
-        self.store.delivery.sealer = OcpiSealer(
+        self._sealer = OcpiSealer(
             self.settings, configured_at=configured_at, tokens=self.ocpi.token_book
         )
+        self.store.delivery.sealer = self._sealer
         self.pusher = Pusher(
             store=self.store.delivery,
             catalog=self.catalog,
@@ -288,7 +357,7 @@ class Gateway:
         if isinstance(self.delivery, NoDelivery):  # unless a view was given (tests)
             self.delivery = self.pusher
         pusher = self.pusher
-        self.runtime.on_effect(lambda _: pusher.wake())
+        self.ocpi.partners.on_change = pusher.partners_changed
         self.local_lists = LocalLists(
             store=self.ocpi.tokens.store,
             link=self.link,
@@ -452,9 +521,18 @@ class Gateway:
             ),
         )
 
-    def _count(self, effect: Effect) -> None:
+    def _on_effect(self, effect: Effect) -> None:
+        """Count finished transactions; tell the pusher something was committed."""
+        pusher = self.pusher
         if isinstance(effect, TransactionChanged) and effect.transaction.ended:
             self.metrics.transactions_completed.inc()
+            sealer = self._sealer
+            if pusher is not None and sealer is not None and sealer.billed(effect.transaction):
+                # Its CDR was made: whether it is queued for a partner shows at once.
+                pusher.wake()
+                return
+        if pusher is not None:
+            pusher.nudge()
 
     def _partner_names(self) -> list[str]:
         registered = [] if self.ocpi is None else [p.name for p in self.ocpi.partners.partners()]

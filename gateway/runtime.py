@@ -48,11 +48,17 @@ Guard = Callable[[], Transaction | None]
 Outcome = Transaction | Exception | None
 
 
-@dataclass(slots=True)
 class _Pending:
-    change: Change
-    guard: Guard | None
-    done: asyncio.Future[Transaction | None]
+    """One change waiting for its commit; the writer thread reads ``change`` and ``guard``."""
+
+    __slots__ = ("change", "done", "guard")
+
+    def __init__(
+        self, change: Change, guard: Guard | None, done: asyncio.Future[Transaction | None]
+    ) -> None:
+        self.change = change
+        self.guard = guard
+        self.done = done
 
 
 @dataclass(slots=True)
@@ -122,13 +128,12 @@ class GroupCommitter:
         self._queue: list[_Pending] = []
         self._in_flight: list[_Pending] = []
         self._writing = False
-        self._idle = asyncio.Event()
-        self._idle.set()
+        # Made by ``close`` only: setting and clearing an event per batch costs the hot path.
+        self._idle: asyncio.Event | None = None
         self._closing = False
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._batches: queue.SimpleQueue[list[tuple[Change, Guard | None]] | None] = (
-            queue.SimpleQueue()
-        )
+        # The pendings themselves go to the writer, which reads only their change and guard.
+        self._batches: queue.SimpleQueue[list[_Pending] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self.batches = 0
 
@@ -153,16 +158,19 @@ class GroupCommitter:
         if self._closing:
             raise CommitFailedError("the gateway is shutting down")
         loop = self._loop or asyncio.get_running_loop()
-        pending = _Pending(change, guard, loop.create_future())
-        self._queue.append(pending)
+        done: asyncio.Future[Transaction | None] = loop.create_future()
+        self._queue.append(_Pending(change, guard, done))
         if not self._writing:
             self._next_batch()
-        return pending.done
+        return done
 
     async def close(self) -> None:
         """Commit what is queued, then stop the writer thread."""
         self._closing = True
-        await self._idle.wait()
+        if self._writing:
+            if self._idle is None:
+                self._idle = asyncio.Event()
+            await self._idle.wait()
         if self._thread is not None:
             self._batches.put(None)
             await asyncio.to_thread(self._thread.join)
@@ -171,25 +179,39 @@ class GroupCommitter:
     # --- on the event loop -----------------------------------------------------------
 
     def _next_batch(self) -> None:
-        if not self._queue or self._thread is None:
+        queued = self._queue
+        if not queued or self._thread is None:
             self._writing = False
-            self._idle.set()
+            if self._idle is not None:
+                self._idle.set()
             return
-        batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
+        if len(queued) <= self._max_batch:
+            # Nearly always: the whole queue goes, and a fresh list takes the next changes.
+            batch, self._queue = queued, []
+        else:
+            batch, self._queue = queued[: self._max_batch], queued[self._max_batch :]
         self._writing = True
-        self._idle.clear()
         self._in_flight = batch
-        self._batches.put([(p.change, p.guard) for p in batch])
+        self._batches.put(batch)
 
     def _written(self, written: _Written) -> None:
         batch, self._in_flight = self._in_flight, []
+        metrics = self._metrics
         for _ in range(written.failures):
-            self._metrics.commit_failures.inc()
+            metrics.commit_failures.inc()
         for seconds in written.commit_seconds:
-            self._metrics.committed(seconds)
+            metrics.committed(seconds)
         self.batches += len(written.commit_seconds)
         for pending, outcome in zip(batch, written.outcomes, strict=True):
-            _settle(pending, outcome)
+            done = pending.done
+            if done.done():
+                continue  # its submitter was cancelled; the change was written all the same
+            if outcome is None:
+                done.set_result(None)
+            elif isinstance(outcome, Exception):
+                done.set_exception(outcome)
+            else:
+                done.set_result(outcome)
         self._next_batch()
 
     # --- on the writer thread --------------------------------------------------------
@@ -204,13 +226,14 @@ class GroupCommitter:
             except RuntimeError:  # the loop was closed without stop(): nobody is waiting
                 return
 
-    def _write(self, jobs: list[tuple[Change, Guard | None]]) -> _Written:
+    def _write(self, jobs: list[_Pending]) -> _Written:
         """Run the batch's guards, then commit the changes they let through."""
-        if all(guard is None for _, guard in jobs):
-            return self._commit([change for change, _ in jobs])
+        if all(job.guard is None for job in jobs):
+            return self._commit([job.change for job in jobs])
         outcomes: list[Outcome] = [None] * len(jobs)
         through: list[int] = []
-        for i, (change, guard) in enumerate(jobs):
+        for i, job in enumerate(jobs):
+            change, guard = job.change, job.guard
             if guard is not None:
                 try:
                     outcomes[i] = guard()
@@ -219,7 +242,7 @@ class GroupCommitter:
                     outcomes[i] = CommitFailedError("the store could not be read")
             if outcomes[i] is None:
                 through.append(i)
-        written = self._commit([jobs[i][0] for i in through])
+        written = self._commit([jobs[i].change for i in through])
         for i, outcome in zip(through, written.outcomes, strict=True):
             outcomes[i] = outcome
         written.outcomes = outcomes
@@ -248,15 +271,6 @@ class GroupCommitter:
         return _Written(
             outcomes=[None] * len(changes), commit_seconds=[time.perf_counter() - started]
         )
-
-
-def _settle(pending: _Pending, outcome: Outcome) -> None:
-    if pending.done.done():
-        return  # its submitter was cancelled; the change was written all the same
-    if isinstance(outcome, Exception):
-        pending.done.set_exception(outcome)
-    else:
-        pending.done.set_result(outcome)
 
 
 class Runtime:

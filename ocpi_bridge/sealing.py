@@ -10,6 +10,7 @@ A transaction whose start was refused is never billed (no CDR).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
@@ -36,6 +37,10 @@ from ocpi_bridge.translate.delivery import (
 )
 from ocpi_bridge.translate.sessions import billable, session_id
 
+#: Remembered CDR builds whose transaction end was not announced (a failed commit).
+_BILLED_MAX = 1024
+_NOT_BILLED = object()
+
 
 class OcpiSealer:
     """``gateway.storage.delivery.Sealer`` for OCPI 2.2.1 Sessions and CDRs."""
@@ -54,6 +59,12 @@ class OcpiSealer:
         self._sites: dict[tuple[EvseUid | None, ConnectorRef | None], str] | None = (
             {} if dated else None
         )
+        #: (charger, transaction id) of the CDRs built lately, for the gateway to take
+        #: (``billed``) when the transaction's end is announced: the pusher handles such a
+        #: commit at once even on a site without push partners (the operator sees whether
+        #: a CDR is queued). Written inside commits on the writer thread.
+        self._billed: dict[tuple[str, str], None] = {}
+        self._billed_lock = threading.Lock()  # written on the writer thread, taken on the loop
 
     def seal(self, tx: Transaction) -> Seal:
         site, problem = self._site(tx)
@@ -99,7 +110,17 @@ class OcpiSealer:
             issued_at=at,
             sealed_id=seal.session_id,
         )
+        with self._billed_lock:
+            billed = self._billed
+            billed[(tx.charger_id, tx.tx_id)] = None
+            if len(billed) > _BILLED_MAX:  # ends whose commit failed are never taken
+                del billed[next(iter(billed))]
         return CdrRecord(cdr_id=cdr.id, owner=seal.owner, created_at=at, doc=canonical(wire(cdr)))
+
+    def billed(self, tx: Transaction) -> bool:
+        """Whether a CDR was built for ``tx`` since this was last asked (once per CDR)."""
+        with self._billed_lock:
+            return self._billed.pop((tx.charger_id, tx.tx_id), _NOT_BILLED) is not _NOT_BILLED
 
 
 class CreditError(Exception):

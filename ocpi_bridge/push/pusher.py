@@ -77,6 +77,15 @@ OUTBOX_BATCH = 1000
 #: Chargers commit one by one at a site's steady pace; a pass per commit would cost a
 #: database transaction each, while partners are promised a change within 100 ms.
 DISTRIBUTE_EVERY_S = 0.02
+#: With no partner to push to, a pass after ``nudge`` only drops outbox rows: one per
+#: this many seconds is enough, where a pass per window would cost a database transaction
+#: per commit or two. ``wake`` (a CDR may have been made: the operator sees whether it is
+#: queued) and a registration in this process (``partners_changed``) end the wait at once.
+IDLE_DISTRIBUTE_S = 1.0
+#: Changes nobody is to hear of make the pusher read the partners again (someone may have
+#: registered in another process), at most once per this many seconds: on a site without
+#: partners that is every pass, and the read costs as much as the pass itself.
+RECHECK_PARTNERS_S = 1.0
 #: ``delivery()`` (monitoring, the partners page) is at most this old, in seconds.
 REPORT_EVERY_S = 1.0
 #: A Location is PUT whole instead of PATCHing its EVSEs when at least this many of them
@@ -97,6 +106,11 @@ _MODULE: Mapping[PushKind, str] = {
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def _end_nap(nap: asyncio.Future[None]) -> None:
+    if not nap.done():
+        nap.set_result(None)
 
 
 class PushStore(Protocol):
@@ -279,6 +293,11 @@ class Pusher:
         self._metrics: PushMetrics = metrics or NoMetrics()
         self._receivers: dict[int, Receiver] = {}
         self._receivers_at = -1e9
+        self._stale = True  # the partners must be read before the next pass
+        self._urgent = True  # the next pass keeps the window pace even with nobody to tell
+        self._built = False  # a pass built CDRs (in its worker thread)
+        self._idle_nap: asyncio.Future[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._synced: set[int] | None = None
         self._lanes: dict[int, _Lane] = {}
         self._wakeup = asyncio.Event()
@@ -293,6 +312,7 @@ class Pusher:
     # --- lifecycle ---------------------------------------------------------------------
 
     def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         self._task = asyncio.create_task(self._run(), name="ocpi-pusher")
         self.sweep()
 
@@ -308,13 +328,37 @@ class Pusher:
 
     def wake(self) -> None:
         """Something was committed: hand new outbox rows to the partners' queues."""
+        self._urgent = True
         self._wakeup.set()
+        self._end_idle_nap()
+
+    def nudge(self) -> None:
+        """``wake`` for a change that matters only to partners receiving pushes.
+
+        With none registered its outbox rows wait for the idle pace (IDLE_DISTRIBUTE_S).
+        """
+        self._wakeup.set()
+
+    def _end_idle_nap(self) -> None:
+        nap = self._idle_nap
+        if nap is not None and not nap.done():
+            nap.set_result(None)
 
     def sweep(self) -> None:
         """Look at every partner's queue (periodic: retries that came due, new partners)."""
         self._sweep = True
-        self._receivers_at = -1e9
+        self._stale = True
         self._wakeup.set()
+        self._end_idle_nap()
+
+    def partners_changed(self) -> None:
+        """A partner registered, changed its endpoints or left: sweep at once (any thread)."""
+        self._stale = True
+        loop = self._loop
+        if loop is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nothing to sweep
+            loop.call_soon_threadsafe(self.sweep)
 
     # --- reporting (gateway.ports.DeliveryView) ----------------------------------------
 
@@ -371,13 +415,27 @@ class Pusher:
     # --- distributing the outbox -------------------------------------------------------
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         while not self._closing:
             await self._wakeup.wait()
             # What is committed meanwhile joins this pass (see DISTRIBUTE_EVERY_S).
-            gap = self._distributed_at + self._distribute_every_s - time.monotonic()
-            if gap > 0:
-                await asyncio.sleep(gap)
+            if self._receivers or self._stale or self._urgent:
+                gap = self._distributed_at + self._distribute_every_s - time.monotonic()
+                if gap > 0:
+                    await asyncio.sleep(gap)
+            else:
+                gap = self._distributed_at + IDLE_DISTRIBUTE_S - time.monotonic()
+                if gap > 0:
+                    # Nobody to push to (see IDLE_DISTRIBUTE_S); a sweep ends the nap.
+                    self._idle_nap = nap = loop.create_future()
+                    timer = loop.call_later(gap, _end_nap, nap)
+                    try:
+                        await nap
+                    finally:
+                        timer.cancel()
+                        self._idle_nap = None
             self._wakeup.clear()
+            self._urgent = False
             self._distributed_at = time.monotonic()
             try:
                 await self._distribute()
@@ -387,7 +445,9 @@ class Pusher:
                 log.exception("ocpi push: distributing changes failed; retried at the next sweep")
 
     def _receivers_now(self, *, fresh: bool = False) -> dict[int, Receiver]:
-        if fresh or time.monotonic() - self._receivers_at >= self._partner_ttl_s:
+        if fresh or self._stale or time.monotonic() - self._receivers_at >= self._partner_ttl_s:
+            # Cleared before the read: a change noted during it makes the next pass read again.
+            self._stale = False
             self._receivers = receivers_of(self._partners.partners())
             self._receivers_at = time.monotonic()
         return self._receivers
@@ -395,6 +455,9 @@ class Pusher:
     async def _distribute(self) -> None:
         sweep, self._sweep = self._sweep, False
         touched = await asyncio.to_thread(self._distribute_now, sweep)
+        if self._built:
+            self._built = False
+            self.wake()
         await self._report_soon(force=sweep)
         receivers = self._receivers
         for pid in set(self._lanes) - set(receivers):
@@ -418,11 +481,19 @@ class Pusher:
         while True:
             items = self._store.take_outbox(OUTBOX_BATCH)
             for item in items:
-                if item.kind is PushKind.CDR_BUILD:
-                    self._store.build_cdr(int(item.object_id), at=self._wall())
+                # A CDR built here has its outbox row go in the next pass, without the idle
+                # pace (a row that cannot be built yet waits for the pace: no busy loop).
+                if item.kind is PushKind.CDR_BUILD and self._store.build_cdr(
+                    int(item.object_id), at=self._wall()
+                ):
+                    self._built = True
             items = [i for i in items if i.kind is not PushKind.CDR_BUILD]
             routes = [(item, self._recipients(item, receivers)) for item in items]
-            if any(not r for _, r in routes) and not refreshed:
+            if (
+                not refreshed
+                and any(not r for _, r in routes)
+                and time.monotonic() - self._receivers_at >= RECHECK_PARTNERS_S
+            ):
                 # Someone may have registered since the partners were read: read them again
                 # before deciding that nobody is to hear of these changes.
                 receivers = self._receivers_now(fresh=True)
