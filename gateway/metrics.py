@@ -218,6 +218,10 @@ class Metrics:
             self.push_failures,
         )
         self._collectors: list[Collector] = []
+        # (action, outcome) -> the counter key and the histogram series a charger's answered
+        # CALL updates: made once per pair so that the per-message path (every CALL) is a
+        # few dict and list operations, with no label checks or key tuples built.
+        self._call_slots: dict[str, dict[str, tuple[LabelValues, list[int], LabelValues]]] = {}
 
     # --- recording ---------------------------------------------------------------
 
@@ -232,8 +236,27 @@ class Metrics:
 
         One call for both, as it is made for every message a charger sends.
         """
-        self.ocpp_messages.inc("in", action, outcome)
-        self.ocpp_ack_seconds.observe(seconds, action)
+        by_outcome = self._call_slots.get(action)
+        slot = by_outcome.get(outcome) if by_outcome is not None else None
+        if slot is None:
+            slot = self._call_slot(action, outcome)
+        message_key, counts, ack_key = slot
+        values = self.ocpp_messages._values
+        values[message_key] += 1.0
+        histogram = self.ocpp_ack_seconds
+        # The first bucket whose bound is >= seconds; past the last bound, the +Inf one.
+        counts[bisect_left(histogram.buckets, seconds)] += 1
+        histogram._sums[ack_key] += seconds
+
+    def _call_slot(self, action: str, outcome: str) -> tuple[LabelValues, list[int], LabelValues]:
+        """Make the series of an (action, outcome) pair and remember where they are."""
+        self.ocpp_messages.touch("in", action, outcome)
+        self.ocpp_ack_seconds.touch(action)
+        message_key = self.ocpp_messages._key(("in", action, outcome))
+        ack_key = self.ocpp_ack_seconds._key((action,))
+        slot = (message_key, self.ocpp_ack_seconds._counts[ack_key], ack_key)
+        self._call_slots.setdefault(action, {})[outcome] = slot
+        return slot
 
     def committed(self, seconds: float) -> None:
         self.commit_seconds.observe(seconds)

@@ -136,26 +136,36 @@ class LocalLists:
 
     def look(self) -> None:
         """Start an update for each connected charger whose list may be out of date."""
+        # Runs every few seconds over every configured charger while messages flow: the
+        # per-charger work is kept to lookups (no record made for a charger already known,
+        # no state read for one without a connection).
         now = asyncio.get_running_loop().time()
+        known_of, connection_of, state_of = self._known, self._connection_of, self._state_of
+        generation = self._generation
         for charger_id in self._chargers:
-            known = self._known.setdefault(charger_id, _Charger())
-            connection = self._connection_of(charger_id)
-            state = self._state_of(charger_id)
-            if connection is None or not state.connected:
+            known = known_of.get(charger_id)
+            if known is None:
+                known = known_of[charger_id] = _Charger()
+            connection = connection_of(charger_id)
+            if connection is None:
+                known.synced_connection = known.without_list = None
+                continue
+            state = state_of(charger_id)
+            if not state.connected:
                 known.synced_connection = known.without_list = None
                 continue
             if known.failures and known.failed_connection is not connection:
                 # A new connection deserves a fresh try.
                 known.failures, known.retry_at = 0, 0.0
-            if state.boot is None or not state.boot.accepted:
+            boot = state.boot
+            if boot is None or not boot.accepted:
                 continue  # the charger has not been accepted (yet)
-            busy = known.task is not None and not known.task.done()
-            up_to_date = (
-                known.synced_connection is connection
-                and known.synced_generation == self._generation
-            )
-            no_list = known.without_list is connection
-            if busy or up_to_date or no_list or now < known.retry_at:
+            if (
+                known.synced_connection is connection and known.synced_generation == generation
+            ) or known.without_list is connection:
+                continue  # up to date, or without a list on this connection
+            task = known.task
+            if (task is not None and not task.done()) or now < known.retry_at:
                 continue
             known.task = asyncio.create_task(
                 self._sync(charger_id, connection, state, known), name=f"local-list-{charger_id}"

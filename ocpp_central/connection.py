@@ -200,11 +200,18 @@ class ChargerConnection:
         # The common case (a known, supported, valid, admitted action) awaits its handler
         # here rather than in a helper coroutine: one frame fewer on every resume.
         handler = self._handlers.get(call.action) if known else None
-        refusal = self._refusal(call, known, handler)
-        if refusal is not None:
-            reply = refusal
+        # The usual CALL (handled, valid, admitted) is checked here, without the frames of
+        # `_refusal`; anything it refuses goes there for its CALLERROR.
+        if (
+            handler is None
+            or self._validators.check_call(action, call.payload) is not None
+            or self.session.blocks(action)
+        ):
+            reply = self._refusal(call, known, handler)
+            assert reply is not None  # noqa: S101 - refused above for the same reasons
+            outcome = _outcome_of(reply)
         else:
-            assert handler is not None  # noqa: S101 - no refusal means a handler
+            outcome = "ok"
             try:
                 result = await handler(self.session, call.payload)
             except CommitFailedError:
@@ -212,6 +219,7 @@ class ChargerConnection:
                 reply = rpc.encode_error(
                     self.version, message_id, ErrorCode.INTERNAL_ERROR, "not stored; retry later"
                 )
+                outcome = _outcome_of(reply)
             except Exception:
                 log.exception(
                     "handler failed charger=%s action=%s", self.session.charger_id, call.action
@@ -219,6 +227,7 @@ class ChargerConnection:
                 reply = rpc.encode_error(
                     self.version, message_id, ErrorCode.INTERNAL_ERROR, "internal error"
                 )
+                outcome = _outcome_of(reply)
             else:
                 reply = rpc.encode_result(message_id, result)
         answered = self._answered
@@ -229,7 +238,7 @@ class ChargerConnection:
             await self.ws.send(reply)
         except ConnectionClosed:
             log.info("charger %s went away before an answer", self.session.charger_id)
-        self._record("in", message_id, action, _outcome_of(reply), started)
+        self._record("in", message_id, action, outcome, started)
 
     def _record(
         self, direction: str, message_id: str, action: str, outcome: str, started: float

@@ -231,6 +231,8 @@ def _finite_float(text: str) -> float:
 
 
 _DECODER: Final = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
+# The scanner `_DECODER.decode` runs (typeshed does not declare the attribute).
+_SCAN_ONCE: Final = _DECODER.scan_once  # type: ignore[attr-defined]
 _ENCODER: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 _ASCII_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 
@@ -264,7 +266,7 @@ def decode(raw: str | bytes, version: OcppVersion) -> Frame | Malformed:
                 version, raw.decode("utf-8", "replace"), "Message is not valid UTF-8", str(exc)
             )
     try:
-        message = _DECODER.decode(text)
+        message = _loads(text)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
         return _unparsable(version, text, "Message is not valid JSON", str(exc))
     frame = _frame(message, version)
@@ -281,6 +283,23 @@ def decode(raw: str | bytes, version: OcppVersion) -> Frame | Malformed:
             "Message contains an unpaired UTF-16 surrogate escape",
         )
     return frame
+
+
+def _loads(text: str) -> Any:
+    """``_DECODER.decode(text)``, with its errors, for a frame as chargers send it.
+
+    ``JSONDecoder.decode`` wraps the scanner in two Python calls and two whitespace
+    matches; a frame with nothing around its JSON value needs none of them. Anything else
+    (whitespace around it, a second value, no value) goes through ``decode`` for its
+    verdict and error message.
+    """
+    try:
+        message, end = _SCAN_ONCE(text, 0)
+    except StopIteration:
+        return _DECODER.decode(text)
+    if end != len(text):
+        return _DECODER.decode(text)
+    return message
 
 
 _new = object.__new__
