@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
@@ -36,7 +36,7 @@ from gateway.domain.authorization import AuthDecision
 from gateway.domain.billing import CdrPage, UnbilledPage
 from gateway.domain.delivery import Owner
 from gateway.domain.ids import ChargerId, EvseUid
-from gateway.domain.partners import PartnerLink, PartnerRecord, PartyRole
+from gateway.domain.partners import PartyRole
 from gateway.domain.transactions import AuthToken
 from gateway.metrics import CONTENT_TYPE, Metrics
 from gateway.monitoring import Monitor, NoDelivery
@@ -145,70 +145,6 @@ class CdrBook:
         return UnbilledPage(total=total, items=tuple(rows))
 
 
-class WatchedPartners(SqlPartners):
-    """``SqlPartners`` that says when a partner registered, changed its endpoints or left.
-
-    The pusher reads the partner list rarely (it costs as much as a distribution pass);
-    these calls tell it to read it again at once. They may run in worker threads.
-    """
-
-    on_change: Callable[[], None] | None = None
-
-    def _changed(self) -> None:
-        if self.on_change is not None:
-            self.on_change()
-
-    def register(
-        self,
-        invitation_id: int,
-        link: PartnerLink,
-        *,
-        our_roles: tuple[PartyRole, ...],
-        token: str,
-        now: datetime,
-    ) -> PartnerRecord:
-        try:
-            return super().register(invitation_id, link, our_roles=our_roles, token=token, now=now)
-        finally:
-            self._changed()
-
-    def begin_connection(
-        self, name: str, token: str, *, now: datetime, stale_before: datetime
-    ) -> PartnerRecord:
-        try:
-            return super().begin_connection(name, token, now=now, stale_before=stale_before)
-        finally:
-            self._changed()
-
-    def complete_connection(
-        self, partner_id: int, link: PartnerLink, *, our_roles: tuple[PartyRole, ...], now: datetime
-    ) -> PartnerRecord:
-        try:
-            return super().complete_connection(partner_id, link, our_roles=our_roles, now=now)
-        finally:
-            self._changed()
-
-    def update_link(
-        self,
-        partner_id: int,
-        link: PartnerLink,
-        *,
-        now: datetime,
-        issue: str | None = None,
-        confirm: int | None = None,
-    ) -> int | None:
-        try:
-            return super().update_link(partner_id, link, now=now, issue=issue, confirm=confirm)
-        finally:
-            self._changed()
-
-    def remove(self, name: str) -> bool:
-        try:
-            return super().remove(name)
-        finally:
-            self._changed()
-
-
 class OcpiPlatform:
     """The OCPI partner machinery: store, outbound client, registrar, directory and tokens."""
 
@@ -229,7 +165,7 @@ class OcpiPlatform:
         )
         static = StaticParties(settings.ocpi.static_partners, us=us)
         self.us = us
-        self.partners = WatchedPartners(store.engine, keys)
+        self.partners = SqlPartners(store.engine, keys)
         self.client = OcpiClient(settings.ocpi, us=us)
         self.registrar = Registrar(
             store=self.partners, client=self.client, settings=settings, clock=clock, static=static

@@ -7,12 +7,13 @@ one transaction. ``MemoryPartners`` behaves the same in dictionaries, for tests.
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -81,12 +82,39 @@ def _role_conflict(role: PartyRole) -> PartnerConflictError:
     return PartnerConflictError(f"{role.label} is already registered by another partner")
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _announced(
+    write: Callable[Concatenate[SqlPartners, _P], _R],
+) -> Callable[Concatenate[SqlPartners, _P], _R]:
+    """A write that changes who is a partner or where it is reached calls ``on_change``.
+
+    Called whether or not the write succeeded: a listener that looks again costs little,
+    one that misses a change serves a partner late.
+    """
+
+    @functools.wraps(write)
+    def announcing(self: SqlPartners, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return write(self, *args, **kwargs)
+        finally:
+            if self.on_change is not None:
+                self.on_change()
+
+    return announcing
+
+
 class SqlPartners:
     """``PartnerStore`` on SQLAlchemy Core."""
 
     def __init__(self, engine: Engine, keys: TokenKeys) -> None:
         self._engine = engine
         self._keys = keys
+        #: Told when a partner registered, changed its endpoints or left (the OCPI pusher
+        #: reads the partner list rarely). Runs in the writing thread, often a worker.
+        self.on_change: Callable[[], None] | None = None
 
     # --- look-ups ---------------------------------------------------------------------
 
@@ -180,6 +208,7 @@ class SqlPartners:
                 .values(claimed_at=None)
             )
 
+    @_announced
     def register(
         self,
         invitation_id: int,
@@ -221,6 +250,7 @@ class SqlPartners:
 
     # --- partners -------------------------------------------------------------------------
 
+    @_announced
     def begin_connection(
         self, name: str, token: str, *, now: datetime, stale_before: datetime
     ) -> PartnerRecord:
@@ -250,6 +280,7 @@ class SqlPartners:
         assert record is not None  # noqa: S101 - written just above
         return record
 
+    @_announced
     def complete_connection(
         self, partner_id: int, link: PartnerLink, *, our_roles: tuple[PartyRole, ...], now: datetime
     ) -> PartnerRecord:
@@ -274,6 +305,7 @@ class SqlPartners:
             raise PartnerConflictError("the pending partner was removed meanwhile")
         return record
 
+    @_announced
     def update_link(
         self,
         partner_id: int,
@@ -309,6 +341,7 @@ class SqlPartners:
             if row is not None:
                 self._confirm(conn, token_id, row.partner_id)
 
+    @_announced
     def remove(self, name: str) -> bool:
         with begin(self._engine) as conn:
             row = conn.execute(select(PARTNER.c.id).where(PARTNER.c.name == name)).first()

@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from gateway.app import WatchedPartners
 from gateway.domain.partners import PartnerRecord
 from gateway.domain.status import EvseStatus
 from gateway.storage.keys import TokenKeys
-from gateway.storage.partners import MemoryPartners
+from gateway.storage.partners import MemoryPartners, SqlPartners
 from gateway.storage.sql import SqlStore
 from ocpi_bridge.push import pusher as pusher_module
 from tests.builders import T0, a_settings
@@ -126,12 +125,12 @@ def test_partners_changed_before_start_only_marks_the_list_stale(tmp_path: Path)
         harness.store.close()
 
 
-def test_watched_partners_report_every_change_even_a_failed_one(tmp_path: Path):
+def test_the_partner_store_reports_every_change_even_a_failed_one(tmp_path: Path):
     """Register, remove and the rest tell the listener, whether or not they succeed."""
     store = SqlStore(f"sqlite:///{tmp_path / 'gateway.db'}")
     store.open()
     try:
-        partners = WatchedPartners(store.engine, TokenKeys(b"k" * 32))
+        partners = SqlPartners(store.engine, TokenKeys(b"k" * 32))
         told: list[str] = []
         partners.on_change = lambda: told.append("changed")
         assert partners.remove("nobody") is False
