@@ -29,7 +29,7 @@ from gateway.ports import CommitFailedError, MessageRecord
 from ocpp_central.handlers import HANDLERS, ChargerSession, Handler
 from ocpp_central.translate import rpc
 from ocpp_central.translate.rpc import ErrorCode
-from ocpp_central.validation import Validators, Violation
+from ocpp_central.validation import Validators
 
 log = logging.getLogger(__name__)
 
@@ -158,9 +158,8 @@ class ChargerConnection:
                     fut.set_result(CallTimedOut(action))
 
     async def _on_frame(self, frame: rpc.Frame | rpc.Malformed) -> None:
+        """Any frame but a CALL (``run`` hands those to ``_on_call``)."""
         match frame:
-            case rpc.Call():
-                await self._on_call(frame)
             case rpc.CallResult() | rpc.CallError():
                 _, fut = self._pending.get(frame.message_id, ("", None))
                 if fut is None or fut.done():
@@ -234,10 +233,7 @@ class ChargerConnection:
         answered[message_id] = reply
         if len(answered) > _REPLAY_MEMORY:
             del answered[next(iter(answered))]
-        try:
-            await self.ws.send(reply)
-        except ConnectionClosed:
-            log.info("charger %s went away before an answer", self.session.charger_id)
+        await self._send(reply)
         self._record("in", message_id, action, outcome, started)
 
     def _record(
@@ -277,7 +273,8 @@ class ChargerConnection:
             return rpc.encode_error(
                 version, call.message_id, ErrorCode.NOT_SUPPORTED, f"{action} is not supported"
             )
-        violation = self._check(action, call.payload)
+        # Meter lists are left to the meter translator (RELIABILITY.md §2.7 #8).
+        violation = self._validators.check_call(action, call.payload)
         if violation is not None:
             return rpc.encode_error(version, call.message_id, violation.code, violation.description)
         if self.session.blocks(action):
@@ -288,10 +285,6 @@ class ChargerConnection:
                 f"BootNotification was answered {self.session.boot_status}",
             )
         return None
-
-    def _check(self, action: str, payload: dict[str, Any]) -> Violation | None:
-        # Meter lists are left to the meter translator (RELIABILITY.md §2.7 #8).
-        return self._validators.check_call(action, payload)
 
     async def call(self, action: str, payload: dict[str, Any], *, timeout_s: float) -> Reply:
         """Send a CALL and wait for its answer; one outstanding CALL per connection.

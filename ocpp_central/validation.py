@@ -118,7 +118,6 @@ class Validators:
         self._strict = strict
         self._catalogue = _catalogue(version)
         self._requests = self._catalogue.requests
-        # Every CALL is checked: its compiled validator in one lookup by action name.
         self._request_checks: dict[str, Validator] = {}
         self._call_checks: dict[str, Validator] = {}  # meter lists unchecked (`check_call`)
 
@@ -128,17 +127,7 @@ class Validators:
 
     def check_request(self, action: str, payload: dict[str, Any]) -> Violation | None:
         """Check the payload of a CALL (or 2.1 SEND); None when it is valid."""
-        check = self._request_checks.get(action)
-        if check is None:
-            stem = self._requests.get(action)
-            if stem is None:
-                return self._check(None, action, payload)
-            check = self._request_checks[action] = self._validator(stem)
-        try:
-            check(payload)
-        except fastjsonschema.JsonSchemaValueException as exc:
-            return self._violation(exc)
-        return None
+        return self._check_cached(self._request_checks, action, payload, None)
 
     def check_call(self, action: str, payload: dict[str, Any]) -> Violation | None:
         """Check a CALL received from a charger: `check_request`, meter lists aside.
@@ -150,12 +139,22 @@ class Validators:
         unchecked = METER_LISTS.get(action)
         if unchecked is None or unchecked not in payload:
             return self.check_request(action, payload)
-        check = self._call_checks.get(action)
+        return self._check_cached(self._call_checks, action, payload, unchecked)
+
+    def _check_cached(
+        self,
+        checks: dict[str, Validator],
+        action: str,
+        payload: dict[str, Any],
+        unchecked: str | None,
+    ) -> Violation | None:
+        # Every CALL comes this way: its compiled validator is one lookup by action name.
+        check = checks.get(action)
         if check is None:
             stem = self._requests.get(action)
             if stem is None:
                 return self._check(None, action, payload)
-            check = self._call_checks[action] = self._validator(stem, unchecked)
+            check = checks[action] = self._validator(stem, unchecked)
         try:
             check(payload)
         except fastjsonschema.JsonSchemaValueException as exc:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
-from ocpp_central.connection import ChargerConnection
-from ocpp_central.handlers import ChargerSession
 from ocpp_central.translate.rpc import ErrorCode, OcppVersion
-from ocpp_central.validation import Validators
-from tests.builders import T0
+from ocpp_central.validation import Validators, Violation
 
 V16 = OcppVersion.V16
 V201 = OcppVersion.V201
@@ -25,17 +22,9 @@ BAD_SAMPLE = {
 }
 
 
-def connection(version: OcppVersion) -> ChargerConnection:
-    session = ChargerSession(
-        charger_id=cast(Any, "CP-1"),
-        version=version,
-        settings=None,
-        sink=cast(Any, None),
-        authorizer=cast(Any, None),
-        clock=lambda: T0,
-        heartbeat_interval_s=300,
-    )
-    return ChargerConnection(cast(Any, None), session, Validators(version))
+def check(version: OcppVersion, action: str, payload: dict[str, Any]) -> Violation | None:
+    """The check every CALL from a charger gets before its handler."""
+    return Validators(version).check_call(action, payload)
 
 
 @pytest.mark.parametrize(
@@ -58,7 +47,7 @@ def connection(version: OcppVersion) -> ChargerConnection:
 )
 def test_meter_data_never_rejects_a_1_6_call(action: str, payload: dict[str, Any]) -> None:
     """Bad, empty or mistyped meter lists pass the schema check: the translator judges them."""
-    assert connection(V16)._check(action, payload) is None
+    assert check(V16, action, payload) is None
 
 
 @pytest.mark.parametrize(
@@ -73,7 +62,7 @@ def test_the_rest_of_a_meter_message_is_still_checked(
     payload: dict[str, Any], code: ErrorCode
 ) -> None:
     """A bad field beside the meter data, or a missing meter list, is refused as before."""
-    violation = connection(V16)._check("MeterValues", payload)
+    violation = check(V16, "MeterValues", payload)
     assert violation is not None
     assert violation.code is code
 
@@ -88,8 +77,7 @@ def test_a_2_0_1_transaction_event_is_checked_without_its_meter_values() -> None
         "transactionInfo": {"transactionId": "t-1"},
         "meterValue": [{"timestamp": "2026-11-22T10:00:00Z", "sampledValue": [{"value": "x"}]}],
     }
-    conn = connection(V201)
-    assert conn._check("TransactionEvent", event) is None
-    violation = conn._check("TransactionEvent", {**event, "eventType": "Later"})
+    assert check(V201, "TransactionEvent", event) is None
+    violation = check(V201, "TransactionEvent", {**event, "eventType": "Later"})
     assert violation is not None
     assert violation.code is ErrorCode.PROPERTY_CONSTRAINT_VIOLATION
