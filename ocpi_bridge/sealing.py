@@ -39,7 +39,6 @@ from ocpi_bridge.translate.sessions import billable, session_id
 
 #: Remembered CDR builds whose transaction end was not announced (a failed commit).
 _BILLED_MAX = 1024
-_NOT_BILLED = object()
 
 
 class OcpiSealer:
@@ -119,8 +118,12 @@ class OcpiSealer:
 
     def billed(self, tx: Transaction) -> bool:
         """Whether a CDR was built for ``tx`` since this was last asked (once per CDR)."""
+        key = (tx.charger_id, tx.tx_id)
         with self._billed_lock:
-            return self._billed.pop((tx.charger_id, tx.tx_id), _NOT_BILLED) is not _NOT_BILLED
+            if key not in self._billed:
+                return False
+            del self._billed[key]
+            return True
 
 
 class CreditError(Exception):
