@@ -102,9 +102,11 @@ def _change_of(
     charger_id: ChargerId, state: ChargerState, result: Step, now: datetime, issued: int | None
 ) -> Change | None:
     """What to commit for ``result``; None when it changes nothing."""
-    # Identity first: an unchanged state is often the very same object, and comparing
-    # two states field by field costs more than the rest of the step's bookkeeping.
-    state_changed = result.state is not state and result.state != state
+    state_changed = result.state_changed
+    if state_changed is None:
+        # Identity first: an unchanged state is often the very same object, and comparing
+        # two states field by field costs more than the rest of the step's bookkeeping.
+        state_changed = result.state is not state and result.state != state
     if not state_changed and not result.effects:
         return None
     return _change(charger_id, result.state, result.effects, now, state_changed, issued)

@@ -13,7 +13,7 @@ from types import MappingProxyType
 
 from gateway.core.effects import Effect, TransactionChanged, TransactionEventParked
 from gateway.core.energy import session_energy
-from gateway.core.evolve import constructor, evolve
+from gateway.core.evolve import constructor, evolve, replacer
 from gateway.domain.ids import ChargerId
 from gateway.domain.state import RECENT_ENDED, ChargerState
 from gateway.domain.topology import ConnectorRef, EvseBinding
@@ -32,6 +32,9 @@ Folded = tuple[ChargerState, tuple[Effect, ...]]
 #: Faster than the classes' own __init__ (see `constructor`), for every transaction event.
 _new_changed = constructor(TransactionChanged)
 _new_transaction = constructor(Transaction)
+#: The copies every meter value makes (see `replacer`): the transaction, then its charger.
+_updated_copy = replacer(Transaction, "token", "connector", "seen_seq", "samples")
+_with_transactions = replacer(ChargerState, "transactions", "recently_ended")
 
 
 def fold(
@@ -130,12 +133,12 @@ def _merge_start(tx: Transaction, event: TransactionStarted) -> Transaction:
 
 def _update(tx: Transaction, event: TransactionUpdated | TransactionStopped) -> Transaction:
     """The transaction with the event's samples; `_updated` compares what else it changes."""
-    return evolve(
+    return _updated_copy(
         tx,
-        token=tx.token or event.token,
-        connector=tx.connector or event.connector,
-        seen_seq=_seq(tx.seen_seq, event.seq_no),
-        samples=tx.samples + tuple(event.samples),
+        tx.token or event.token,
+        tx.connector or event.connector,
+        _seq(tx.seen_seq, event.seq_no),
+        tx.samples + tuple(event.samples),
     )
 
 
@@ -191,9 +194,7 @@ def _store(
         recently_ended = (*recently_ended, tx.tx_id)[-RECENT_ENDED:]
     else:
         open_txs[tx.tx_id] = tx
-    new_state = evolve(
-        state, transactions=MappingProxyType(open_txs), recently_ended=recently_ended
-    )
+    new_state = _with_transactions(state, MappingProxyType(open_txs), recently_ended)
     return new_state, (
         _new_changed(
             transaction=tx,
