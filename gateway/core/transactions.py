@@ -62,9 +62,9 @@ def fold(
         return _store(state, tx, event, record_changed=before is None or _updated(before, tx))
     if isinstance(event, TransactionStarted):
         tx = _merge_start(open_tx, event)
-    else:
-        tx = _stop(_update(open_tx, event), event, bindings)
-    return _store(state, tx, event, record_changed=before is None or before != tx)
+        return _store(state, tx, event, record_changed=before is None or before != tx)
+    # An open transaction is active and its stop completes it: the record always changes.
+    return _store(state, _stop(open_tx, event, bindings), event, record_changed=True)
 
 
 def _begin(event: TransactionStarted, bindings: tuple[EvseBinding, ...]) -> Transaction:
@@ -158,11 +158,14 @@ def _updated(before: Transaction, after: Transaction) -> bool:
 def _stop(
     tx: Transaction, event: TransactionStopped, bindings: tuple[EvseBinding, ...]
 ) -> Transaction:
+    """The ended transaction: what `_update` changes and what the stop does, in one copy."""
+    samples = tx.samples + tuple(event.samples)
+    seen_seq = _seq(tx.seen_seq, event.seq_no)
     binding = next((b for b in bindings if b.uid == tx.evse_uid), None)
     result = session_energy(
         tx.meter_start_wh,
         event.meter_stop_wh,
-        tx.samples,
+        samples,
         started_at=tx.started_at,
         stopped_at=event.stopped_at,
         max_power_w=None if binding is None else binding.max_power_w,
@@ -170,10 +173,14 @@ def _stop(
     flags = set(tx.flags)
     if event.clock_suspect:
         flags.add(TxFlag.CLOCK_SUSPECT)
-    if tx.seen_seq and len(tx.seen_seq) != max(tx.seen_seq) + 1:
+    if seen_seq and len(seen_seq) != max(seen_seq) + 1:
         flags.add(TxFlag.SEQUENCE_GAP)
     return evolve(
         tx,
+        token=tx.token or event.token,
+        connector=tx.connector or event.connector,
+        seen_seq=seen_seq,
+        samples=samples,
         status=TransactionStatus.COMPLETED,
         meter_stop_wh=event.meter_stop_wh,
         stopped_at=max(event.stopped_at, tx.started_at),

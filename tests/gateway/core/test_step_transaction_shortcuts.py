@@ -155,3 +155,32 @@ def test_a_meter_value_in_a_transaction_is_no_state_change_and_no_republish() ->
     assert change.record_changed is False
     assert change.transaction.samples == (_sample(1),)
     assert result.state.evses is opened.evses
+
+
+def test_a_stop_keeps_what_an_update_would_add_and_always_rewrites_the_record() -> None:
+    """The stop's samples, seqNo, token and connector are in the ended record, flagged gaps too."""
+    bare = TransactionStarted(
+        charger_id=CP, at=T0, tx_id="1", connector=None, token=None, started_at=T0, seq_no=0
+    )
+    opened = step(ChargerState(charger_id=CP), bare, bindings=BINDINGS, now=T0).state
+    stop = TransactionStopped(
+        charger_id=CP,
+        at=T0 + timedelta(minutes=5),
+        tx_id="1",
+        stopped_at=T0 + timedelta(minutes=5),
+        seq_no=3,
+        token=TOKEN,
+        connector=C1,
+        samples=(_sample(5),),
+    )
+
+    result = step(opened, stop, bindings=BINDINGS, now=T0)
+
+    (change,) = result.effects
+    assert isinstance(change, TransactionChanged)
+    ended = change.transaction
+    assert (ended.token, ended.connector, ended.seen_seq) == (TOKEN, C1, frozenset({0, 3}))
+    assert ended.samples == (_sample(5),)
+    assert "sequence_gap" in ended.flags
+    assert change.record_changed is True
+    assert result.state_changed is True
