@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
-from typing import assert_never
+from typing import assert_never, cast
 
 from gateway.core import evse, transactions
-from gateway.core.effects import Effect, NoteRecorded, SamplesRecorded
+from gateway.core.effects import Effect, NoteRecorded, SamplesRecorded, TransactionChanged
 from gateway.core.evolve import constructor, evolve
 from gateway.domain.events import (
     ChargerBooted,
@@ -46,14 +46,23 @@ __all__ = ["Step", "refresh", "step"]
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """The outcome of one event: the charger's new state and what must follow it."""
+    """The outcome of one event: the charger's new state and what must follow it.
+
+    ``state_changed`` is ``state != <the state stepped from>`` where the core knows it
+    without comparing the two (a meter value's copy is equal to the state it was made
+    from), ``None`` where it does not.
+    """
 
     state: ChargerState
     effects: tuple[Effect, ...]
+    state_changed: bool | None = None
 
     @property
     def changed(self) -> bool:
         return bool(self.effects)
+
+
+_new_step = constructor(Step)  # faster than Step(...): one per event
 
 
 def step(
@@ -67,6 +76,10 @@ def step(
     match event:
         case TransactionStarted() | TransactionUpdated() | TransactionStopped():
             new, tx_effects = transactions.fold(state, event, bindings=bindings)
+            if _published(new, bindings):
+                # A transaction event changes nothing an EVSE is projected from (offline,
+                # station, connectors): every EVSE still shows what the last step published.
+                return _new_step(new, tx_effects, _changed(state, new, tx_effects))
         case ChargerReported():
             note = NoteRecorded(
                 charger_id=event.charger_id,
@@ -90,6 +103,25 @@ def step(
             new, tx_effects = _apply(state, event), ()
     new, evse_effects = evse.republish(new, bindings, now=now)
     return Step(new, tx_effects + evse_effects if evse_effects else tx_effects)
+
+
+def _published(state: ChargerState, bindings: tuple[EvseBinding, ...]) -> bool:
+    """Whether every EVSE has been published: only then can a republish find no news."""
+    evses = state.evses
+    for binding in bindings:  # noqa: SIM110 - a loop: no generator frame per event
+        if binding.uid not in evses:
+            return False
+    return True
+
+
+def _changed(before: ChargerState, after: ChargerState, effects: tuple[Effect, ...]) -> bool:
+    """``after != before`` for a transaction fold, from what it reported.
+
+    A fold returns the very state it was given or one with a single transaction stored,
+    which differs from the one it replaced exactly when its record changed (samples are
+    not compared).
+    """
+    return after is not before and cast(TransactionChanged, effects[0]).record_changed
 
 
 def refresh(state: ChargerState, *, bindings: tuple[EvseBinding, ...], now: datetime) -> Step:

@@ -78,8 +78,10 @@ POWER_CHECK_MIN_WINDOW = timedelta(minutes=5)
 only over at least 5 minutes and 1 kWh (a kWh/Wh mix-up is a factor of 1000, x10 is 10)."""
 
 _EAIR = Measurand.ENERGY_ACTIVE_IMPORT_REGISTER
+_POWER = Measurand.POWER_ACTIVE_IMPORT
 _ZERO = Decimal(0)
 _NEVER = datetime.min.replace(tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 class PointSource(StrEnum):
@@ -269,11 +271,14 @@ def _register_points(
     series: list[_Point] = []
     begins: list[_Point] = []
     ends: list[_Point] = []
+    periodic = PointSource.SAMPLE
     for sample in samples:
-        for reading in _totals(sample, _EAIR):
-            point = _point(
-                reading.at, reading.value * factor, PointSource.SAMPLE, not sample.clock_suspect
-            )
+        # `_totals` inlined for its usual answer, one reading or none: a call per sample less.
+        totals = [r for r in sample.readings if r.measurand is _EAIR and r.phase is None]
+        if len(totals) > 1:
+            totals = _totals(sample, _EAIR)
+        for reading in totals:
+            point = _point(reading.at, reading.value * factor, periodic, not sample.clock_suspect)
             if reading.context is ReadingContext.TRANSACTION_BEGIN:
                 begins.append(point)
             elif reading.context is ReadingContext.TRANSACTION_END:
@@ -493,7 +498,7 @@ def _check_power(
             (r.at, r.value)
             for sample in samples
             if not sample.clock_suspect
-            for r in _totals(sample, Measurand.POWER_ACTIVE_IMPORT)
+            for r in _totals(sample, _POWER)
         }
     )
     timed = [(a.point.at, a.energy) for a in accepted if a.point.at is not None and a.point.trusted]
@@ -529,7 +534,9 @@ def _energy_at(timed: list[tuple[datetime, Decimal]], at: datetime) -> Decimal:
 
 
 def _seconds(delta: timedelta) -> Decimal:
-    return Decimal(delta.days * 86400 + delta.seconds) + Decimal(delta.microseconds).scaleb(-6)
+    # One Decimal of microseconds, shifted: the value and exponent (-6) that adding the whole
+    # seconds to the shifted microseconds gives, for a third of the work.
+    return Decimal(delta // _MICROSECOND).scaleb(-6)
 
 
 def _num(value: Decimal) -> str:

@@ -71,6 +71,33 @@ def constructor(cls: type[T]) -> Callable[..., T]:
     return build
 
 
+def replacer(cls: type[T], *changed: str) -> Callable[..., T]:
+    """A function copying a ``cls`` record with the ``changed`` fields given positionally.
+
+    ``replacer(Transaction, "samples")(tx, samples)`` is ``evolve(tx, samples=samples)``
+    for a path that always changes the same fields: no keyword dict to build, and no test
+    per field of whether it changed, which costs a third of a copy of twenty fields.
+
+    Raises:
+        TypeError: for a class `evolve` would refuse, or a name that is not its field.
+    """
+    names = _field_names(cls)
+    unknown = set(changed) - set(names)
+    if unknown:
+        raise TypeError(f"{cls.__name__} has no field(s) {', '.join(sorted(unknown))}")
+    lines = [
+        f"def copy(record, {', '.join(changed)}):",
+        "    new = NEW(CLS)",
+        *(
+            f"    SET_{name}(new, {name if name in changed else f'record.{name}'})"
+            for name in names
+        ),
+        "    return new",
+    ]
+    copy: Callable[..., T] = _compile(cls, names, lines)["copy"]
+    return copy
+
+
 _UNSET = object()  # a parameter whose default comes from a factory was not passed
 _Copier = Callable[[Any, dict[str, Any]], Any]
 _COPIERS: dict[type, _Copier] = {}

@@ -13,7 +13,7 @@ from types import MappingProxyType
 
 from gateway.core.effects import Effect, TransactionChanged, TransactionEventParked
 from gateway.core.energy import session_energy
-from gateway.core.evolve import constructor, evolve
+from gateway.core.evolve import constructor, evolve, replacer
 from gateway.domain.ids import ChargerId
 from gateway.domain.state import RECENT_ENDED, ChargerState
 from gateway.domain.topology import ConnectorRef, EvseBinding
@@ -32,6 +32,9 @@ Folded = tuple[ChargerState, tuple[Effect, ...]]
 #: Faster than the classes' own __init__ (see `constructor`), for every transaction event.
 _new_changed = constructor(TransactionChanged)
 _new_transaction = constructor(Transaction)
+#: The copies every meter value makes (see `replacer`): the transaction, then its charger.
+_updated_copy = replacer(Transaction, "token", "connector", "seen_seq", "samples")
+_with_transactions = replacer(ChargerState, "transactions", "recently_ended")
 
 
 def fold(
@@ -59,9 +62,9 @@ def fold(
         return _store(state, tx, event, record_changed=before is None or _updated(before, tx))
     if isinstance(event, TransactionStarted):
         tx = _merge_start(open_tx, event)
-    else:
-        tx = _stop(_update(open_tx, event), event, bindings)
-    return _store(state, tx, event, record_changed=before is None or before != tx)
+        return _store(state, tx, event, record_changed=before is None or before != tx)
+    # An open transaction is active and its stop completes it: the record always changes.
+    return _store(state, _stop(open_tx, event, bindings), event, record_changed=True)
 
 
 def _begin(event: TransactionStarted, bindings: tuple[EvseBinding, ...]) -> Transaction:
@@ -130,12 +133,12 @@ def _merge_start(tx: Transaction, event: TransactionStarted) -> Transaction:
 
 def _update(tx: Transaction, event: TransactionUpdated | TransactionStopped) -> Transaction:
     """The transaction with the event's samples; `_updated` compares what else it changes."""
-    return evolve(
+    return _updated_copy(
         tx,
-        token=tx.token or event.token,
-        connector=tx.connector or event.connector,
-        seen_seq=_seq(tx.seen_seq, event.seq_no),
-        samples=tx.samples + tuple(event.samples),
+        tx.token or event.token,
+        tx.connector or event.connector,
+        _seq(tx.seen_seq, event.seq_no),
+        tx.samples + tuple(event.samples),
     )
 
 
@@ -155,11 +158,14 @@ def _updated(before: Transaction, after: Transaction) -> bool:
 def _stop(
     tx: Transaction, event: TransactionStopped, bindings: tuple[EvseBinding, ...]
 ) -> Transaction:
+    """The ended transaction: what `_update` changes and what the stop does, in one copy."""
+    samples = tx.samples + tuple(event.samples)
+    seen_seq = _seq(tx.seen_seq, event.seq_no)
     binding = next((b for b in bindings if b.uid == tx.evse_uid), None)
     result = session_energy(
         tx.meter_start_wh,
         event.meter_stop_wh,
-        tx.samples,
+        samples,
         started_at=tx.started_at,
         stopped_at=event.stopped_at,
         max_power_w=None if binding is None else binding.max_power_w,
@@ -167,10 +173,14 @@ def _stop(
     flags = set(tx.flags)
     if event.clock_suspect:
         flags.add(TxFlag.CLOCK_SUSPECT)
-    if tx.seen_seq and len(tx.seen_seq) != max(tx.seen_seq) + 1:
+    if seen_seq and len(seen_seq) != max(seen_seq) + 1:
         flags.add(TxFlag.SEQUENCE_GAP)
     return evolve(
         tx,
+        token=tx.token or event.token,
+        connector=tx.connector or event.connector,
+        seen_seq=seen_seq,
+        samples=samples,
         status=TransactionStatus.COMPLETED,
         meter_stop_wh=event.meter_stop_wh,
         stopped_at=max(event.stopped_at, tx.started_at),
@@ -191,9 +201,7 @@ def _store(
         recently_ended = (*recently_ended, tx.tx_id)[-RECENT_ENDED:]
     else:
         open_txs[tx.tx_id] = tx
-    new_state = evolve(
-        state, transactions=MappingProxyType(open_txs), recently_ended=recently_ended
-    )
+    new_state = _with_transactions(state, MappingProxyType(open_txs), recently_ended)
     return new_state, (
         _new_changed(
             transaction=tx,

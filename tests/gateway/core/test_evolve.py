@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import given, strategies as st
 
-from gateway.core.evolve import constructor, evolve
+from gateway.core.evolve import constructor, evolve, replacer
 from gateway.domain.ids import ChargerId
 from gateway.domain.state import ChargerState, ConnectorReport
 from gateway.domain.topology import ConnectorRef
@@ -161,3 +161,18 @@ def test_a_constructor_refuses_what_evolve_refuses() -> None:
     """A record with a __post_init__ cannot skip it through the fast constructor."""
     with pytest.raises(TypeError, match="plain dataclass records"):
         constructor(_Checked)
+
+
+@given(tx_changes)
+def test_a_replacer_copies_as_evolve_does(changes: dict[str, Any]) -> None:
+    """A copier of a fixed set of fields gives exactly what ``replace`` gives for them."""
+    names = sorted(changes)
+    copy = replacer(Transaction, *names)(TX, *(changes[name] for name in names))
+    assert copy == replace(TX, **changes)
+    assert copy.samples == changes.get("samples", TX.samples)
+
+
+def test_a_replacer_refuses_a_name_that_is_no_field() -> None:
+    """A typo fails when the copier is made, not when a copy is."""
+    with pytest.raises(TypeError, match="no field"):
+        replacer(Transaction, "samples", "sample")

@@ -174,3 +174,12 @@ def test_a_sample_total_prefers_the_outlet_reading(readings: list[Reading]) -> N
     totals = [r for r in readings if r.measurand is measurand and r.phase is None]
     outlet = [r for r in totals if r.location is MeterLocation.OUTLET]
     assert energy._totals(sample, measurand) == (outlet or totals)
+
+
+@given(st.timedeltas(min_value=timedelta(days=-400), max_value=timedelta(days=400)))
+def test_elapsed_seconds_are_the_same_decimal_as_whole_seconds_plus_microseconds(
+    delta: timedelta,
+) -> None:
+    """Billing arithmetic sees the same digits and exponent as the sum it replaces."""
+    whole = Decimal(delta.days * 86400 + delta.seconds) + Decimal(delta.microseconds).scaleb(-6)
+    assert energy._seconds(delta).as_tuple() == whole.as_tuple()
