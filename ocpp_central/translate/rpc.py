@@ -527,8 +527,11 @@ def encode_call(message_id: str, action: str, payload: Mapping[str, Any]) -> str
     return _dumps([_CALL, message_id, action, dict(payload)])
 
 
-def encode_result(message_id: str, payload: Mapping[str, Any]) -> str:
-    """Serialize a CALLRESULT. Payload values must be JSON types (convert Decimal first)."""
+def encode_result(message_id: str, payload: Mapping[str, Any] | None) -> str:
+    """Serialize a CALLRESULT; ``None`` is the empty payload.
+
+    Payload values must be JSON types (convert Decimal first).
+    """
     if not payload:
         # Most answers (MeterValues, StatusNotification) are empty: only the id needs encoding.
         return f"[{_CALLRESULT},{_dumps(message_id)},{{}}]"
