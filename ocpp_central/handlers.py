@@ -22,7 +22,7 @@ from gateway.domain.authorization import AuthDecision, AuthStatus
 from gateway.domain.events import ChargerReported, Signal
 from gateway.domain.ids import ChargerId
 from gateway.domain.topology import ConnectorRef
-from gateway.domain.transactions import AuthToken, TransactionStarted
+from gateway.domain.transactions import AuthToken, TransactionEvent, TransactionStarted
 from gateway.ports import Authorizer, Clock, EventSink
 from ocpp_central.translate import v16, v201
 from ocpp_central.translate.rpc import OcppVersion
@@ -216,10 +216,21 @@ async def _authorize_v201(s: ChargerSession, payload: dict[str, Any]) -> dict[st
     return {"idTokenInfo": v201.to_id_token_info(decision)}
 
 
-async def _transaction_event_v201(s: ChargerSession, payload: dict[str, Any]) -> dict[str, Any]:
+def _transaction_event_v201(
+    s: ChargerSession, payload: dict[str, Any]
+) -> Awaitable[dict[str, Any] | None]:
     event = v201.from_transaction_event(s.charger_id, payload, at=s.now())
-    decision = None if event.token is None else await s.authorize(event.token, event.connector)
-    if decision is not None and isinstance(event, TransactionStarted):
+    if event.token is None:
+        # A plain handler for the usual event, an Updated carrying meter values (see the
+        # note at the top of the 1.6 handlers); one with a token is authorised first.
+        return s.sink.submit(event)
+    return _authorized_event_v201(s, event)
+
+
+async def _authorized_event_v201(s: ChargerSession, event: TransactionEvent) -> dict[str, Any]:
+    assert event.token is not None  # noqa: S101 - only events with a token come here
+    decision = await s.authorize(event.token, event.connector)
+    if isinstance(event, TransactionStarted):
         event = evolve(
             event,
             auth_source=decision.source,
@@ -227,7 +238,7 @@ async def _transaction_event_v201(s: ChargerSession, payload: dict[str, Any]) ->
             auth_rejected=decision.status is not AuthStatus.ACCEPTED,
         )
     await s.sink.submit(event)
-    return {} if decision is None else {"idTokenInfo": v201.to_id_token_info(decision)}
+    return {"idTokenInfo": v201.to_id_token_info(decision)}
 
 
 def _meter_values_v201(s: ChargerSession, payload: dict[str, Any]) -> Awaitable[None]:
