@@ -29,7 +29,7 @@ from gateway.ports import CommitFailedError, MessageRecord
 from ocpp_central.handlers import HANDLERS, ChargerSession, Handler
 from ocpp_central.translate import rpc
 from ocpp_central.translate.rpc import ErrorCode
-from ocpp_central.validation import Validators
+from ocpp_central.validation import InvalidPayload, Validator, Validators
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,9 @@ JOURNAL_SIZE = 50
 
 
 _Entry = tuple[datetime, str, str, str, str]  # a MessageRecord's fields, in order
+
+# An action's label (metrics, journal), handler and compiled check; see `_route`.
+_Route = tuple[str, Handler | None, Validator | None]
 
 
 class Journal:
@@ -102,6 +105,7 @@ class ChargerConnection:
         "_handlers",
         "_metrics",
         "_pending",
+        "_routes",
         "_validators",
         "connected_at",
         "journal",
@@ -126,6 +130,7 @@ class ChargerConnection:
         self._metrics = metrics or Metrics()
         self.connected_at = session.clock()
         self._handlers = HANDLERS[session.version]
+        self._routes: dict[str, _Route] = {}
         # Insertion-ordered: the first key is the oldest answer.
         self._answered: dict[str, str] = {}
         self._pending: dict[str, tuple[str, asyncio.Future[Reply]]] = {}
@@ -180,9 +185,12 @@ class ChargerConnection:
     async def _on_call(self, call: rpc.Call) -> None:
         started = time.perf_counter()
         message_id = call.message_id
+        session = self.session
+        route = self._routes.get(call.action)
+        if route is None:
+            route = self._route(call.action)
         # Whatever a charger invents must not become a new metric series or a log novel.
-        known = self._validators.knows(call.action)
-        action = call.action if known else "unknown"
+        action, handler, check = route
         cached = self._answered.get(message_id)
         if cached is not None:
             # A repeated message id is a retransmission: answer it again, do not redo it.
@@ -192,27 +200,27 @@ class ChargerConnection:
         if log.isEnabledFor(logging.DEBUG):  # building the fields costs
             log.debug(
                 "ocpp in",
-                extra=fields(
-                    charger=self.session.charger_id, message_id=message_id[:36], action=action
-                ),
+                extra=fields(charger=session.charger_id, message_id=message_id[:36], action=action),
             )
-        # The common case (a known, supported, valid, admitted action) awaits its handler
-        # here rather than in a helper coroutine: one frame fewer on every resume.
-        handler = self._handlers.get(call.action) if known else None
-        # The usual CALL (handled, valid, admitted) is checked here, without the frames of
-        # `_refusal`; anything it refuses goes there for its CALLERROR.
-        if (
-            handler is None
-            or self._validators.check_call(action, call.payload) is not None
-            or self.session.blocks(action)
-        ):
-            reply = self._refusal(call, known, handler)
+        # The usual CALL (handled, valid, admitted) is checked and handled here, without the
+        # frames of `_refusal`; anything refused goes there for its CALLERROR, and the
+        # validator's `check_call` still decides what that CALLERROR says.
+        handled: Handler | None = None
+        if handler is not None and check is not None and not session.blocks(action):
+            try:
+                check(call.payload)
+            except InvalidPayload:
+                pass
+            else:
+                handled = handler
+        if handled is None:
+            reply = self._refusal(call, action != "unknown", handler)
             assert reply is not None  # noqa: S101 - refused above for the same reasons
             outcome = _outcome_of(reply)
         else:
             outcome = "ok"
             try:
-                result = await handler(self.session, call.payload)
+                result = await handled(session, call.payload)
             except CommitFailedError:
                 # Not stored: the charger must retry (DESIGN.md §2.1), so say so.
                 reply = rpc.encode_error(
@@ -221,7 +229,7 @@ class ChargerConnection:
                 outcome = _outcome_of(reply)
             except Exception:
                 log.exception(
-                    "handler failed charger=%s action=%s", self.session.charger_id, call.action
+                    "handler failed charger=%s action=%s", session.charger_id, call.action
                 )
                 reply = rpc.encode_error(
                     self.version, message_id, ErrorCode.INTERNAL_ERROR, "internal error"
@@ -233,8 +241,31 @@ class ChargerConnection:
         answered[message_id] = reply
         if len(answered) > _REPLAY_MEMORY:
             del answered[next(iter(answered))]
-        await self._send(reply)
-        self._record("in", message_id, action, outcome, started)
+        # `_send` and `_record` inlined: this runs for every message a charger sends.
+        try:
+            await self.ws.send(reply)
+        except ConnectionClosed:
+            log.info("charger %s went away before an answer", session.charger_id)
+        at = session.last_message_at
+        self.journal.note(
+            session.clock() if at is None else at, "in", message_id[:36], action, outcome
+        )
+        elapsed = time.perf_counter() - started
+        self._metrics.ocpp_call_answered(action, outcome, elapsed)
+        if log.isEnabledFor(logging.DEBUG):
+            self._log_answered("answered", message_id, action, outcome, elapsed)
+
+    def _route(self, action: str) -> _Route:
+        """How a CALL of `action` is handled: its label, handler and compiled schema check.
+
+        Remembered for the actions of this version only: a charger inventing names must
+        not grow the table.
+        """
+        if not self._validators.knows(action):
+            return ("unknown", None, None)
+        route = (action, self._handlers.get(action), self._validators.call_check(action))
+        self._routes[action] = route
+        return route
 
     def _record(
         self, direction: str, message_id: str, action: str, outcome: str, started: float
@@ -250,17 +281,28 @@ class ChargerConnection:
         else:
             self._metrics.ocpp_message(direction, action, outcome)
         if log.isEnabledFor(logging.DEBUG):  # building the fields costs
-            log.debug(
-                "ocpp %s",
+            self._log_answered(
                 "answered" if direction == "in" else "call answered",
-                extra=fields(
-                    charger=self.session.charger_id,
-                    message_id=message_id[:36],
-                    action=action,
-                    outcome=outcome,
-                    ms=round(elapsed * 1000, 1),
-                ),
+                message_id,
+                action,
+                outcome,
+                elapsed,
             )
+
+    def _log_answered(
+        self, what: str, message_id: str, action: str, outcome: str, elapsed: float
+    ) -> None:
+        log.debug(
+            "ocpp %s",
+            what,
+            extra=fields(
+                charger=self.session.charger_id,
+                message_id=message_id[:36],
+                action=action,
+                outcome=outcome,
+                ms=round(elapsed * 1000, 1),
+            ),
+        )
 
     def _refusal(self, call: rpc.Call, known: bool, handler: Handler | None) -> str | None:
         """The CALLERROR for a CALL that must not reach its handler; None when it may."""

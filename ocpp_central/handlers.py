@@ -1,7 +1,8 @@
 """Adapter: one handler per inbound OCPP action: translate, submit, reply.
 
 Each handler receives the connection's ``ChargerSession`` and the validated payload and
-returns the CALLRESULT payload. Transaction messages are answered only after
+returns an awaitable of the CALLRESULT payload, ``None`` standing for the empty one.
+Transaction messages are answered only after
 ``sink.submit`` returned, i.e. after the commit (DESIGN.md §2.1). Handlers never await
 an outbound CALL (RELIABILITY.md R-OCPP-ORD-1).
 """
@@ -21,7 +22,7 @@ from gateway.domain.authorization import AuthDecision, AuthStatus
 from gateway.domain.events import ChargerReported, Signal
 from gateway.domain.ids import ChargerId
 from gateway.domain.topology import ConnectorRef
-from gateway.domain.transactions import AuthToken, TransactionStarted
+from gateway.domain.transactions import AuthToken, TransactionEvent, TransactionStarted
 from gateway.ports import Authorizer, Clock, EventSink
 from ocpp_central.translate import v16, v201
 from ocpp_central.translate.rpc import OcppVersion
@@ -91,7 +92,7 @@ class ChargerSession:
         )
 
 
-Handler = Callable[[ChargerSession, dict[str, Any]], Awaitable[dict[str, Any]]]
+Handler = Callable[[ChargerSession, dict[str, Any]], Awaitable[dict[str, Any] | None]]
 
 
 # --- both versions ------------------------------------------------------------------
@@ -126,6 +127,11 @@ async def _data_transfer(s: ChargerSession, payload: dict[str, Any]) -> dict[str
 
 # --- OCPP 1.6 -----------------------------------------------------------------------
 
+# Plain handlers: those of the most frequent messages (StatusNotification,
+# MeterValues) are plain functions returning the sink's coroutine, its ``None`` being the
+# empty answer. A coroutine of their own would be one more frame to create and to resume
+# when the commit completes, on most of what chargers send.
+
 
 async def _boot_v16(s: ChargerSession, payload: dict[str, Any]) -> dict[str, Any]:
     now = s.now()
@@ -141,9 +147,9 @@ async def _heartbeat_v16(s: ChargerSession, payload: dict[str, Any]) -> dict[str
     return v16.to_heartbeat_reply(s.now())
 
 
-async def _status_v16(s: ChargerSession, payload: dict[str, Any]) -> dict[str, Any]:
-    await s.sink.submit(v16.from_status_notification(s.charger_id, payload, at=s.now()))
-    return {}
+def _status_v16(s: ChargerSession, payload: dict[str, Any]) -> Awaitable[None]:
+    # A plain handler (see the note at the top of the 1.6 handlers).
+    return s.sink.submit(v16.from_status_notification(s.charger_id, payload, at=s.now()))
 
 
 async def _authorize_v16(s: ChargerSession, payload: dict[str, Any]) -> dict[str, Any]:
@@ -176,9 +182,9 @@ async def _stop_v16(s: ChargerSession, payload: dict[str, Any]) -> dict[str, Any
     return {"idTagInfo": v16.to_id_tag_info(decision)}
 
 
-async def _meter_values_v16(s: ChargerSession, payload: dict[str, Any]) -> dict[str, Any]:
-    await s.sink.submit(v16.from_meter_values(s.charger_id, payload, at=s.now()))
-    return {}
+def _meter_values_v16(s: ChargerSession, payload: dict[str, Any]) -> Awaitable[None]:
+    # A plain handler (see the note at the top of the 1.6 handlers).
+    return s.sink.submit(v16.from_meter_values(s.charger_id, payload, at=s.now()))
 
 
 # --- OCPP 2.0.1 / 2.1 ---------------------------------------------------------------
@@ -198,9 +204,9 @@ async def _heartbeat_v201(s: ChargerSession, payload: dict[str, Any]) -> dict[st
     return v201.to_heartbeat_reply(s.now())
 
 
-async def _status_v201(s: ChargerSession, payload: dict[str, Any]) -> dict[str, Any]:
-    await s.sink.submit(v201.from_status_notification(s.charger_id, payload, at=s.now()))
-    return {}
+def _status_v201(s: ChargerSession, payload: dict[str, Any]) -> Awaitable[None]:
+    # A plain handler (see the note at the top of the 1.6 handlers).
+    return s.sink.submit(v201.from_status_notification(s.charger_id, payload, at=s.now()))
 
 
 async def _authorize_v201(s: ChargerSession, payload: dict[str, Any]) -> dict[str, Any]:
@@ -210,10 +216,21 @@ async def _authorize_v201(s: ChargerSession, payload: dict[str, Any]) -> dict[st
     return {"idTokenInfo": v201.to_id_token_info(decision)}
 
 
-async def _transaction_event_v201(s: ChargerSession, payload: dict[str, Any]) -> dict[str, Any]:
+def _transaction_event_v201(
+    s: ChargerSession, payload: dict[str, Any]
+) -> Awaitable[dict[str, Any] | None]:
     event = v201.from_transaction_event(s.charger_id, payload, at=s.now())
-    decision = None if event.token is None else await s.authorize(event.token, event.connector)
-    if decision is not None and isinstance(event, TransactionStarted):
+    if event.token is None:
+        # A plain handler for the usual event, an Updated carrying meter values (see the
+        # note at the top of the 1.6 handlers); one with a token is authorised first.
+        return s.sink.submit(event)
+    return _authorized_event_v201(s, event)
+
+
+async def _authorized_event_v201(s: ChargerSession, event: TransactionEvent) -> dict[str, Any]:
+    assert event.token is not None  # noqa: S101 - only events with a token come here
+    decision = await s.authorize(event.token, event.connector)
+    if isinstance(event, TransactionStarted):
         event = evolve(
             event,
             auth_source=decision.source,
@@ -221,12 +238,12 @@ async def _transaction_event_v201(s: ChargerSession, payload: dict[str, Any]) ->
             auth_rejected=decision.status is not AuthStatus.ACCEPTED,
         )
     await s.sink.submit(event)
-    return {} if decision is None else {"idTokenInfo": v201.to_id_token_info(decision)}
+    return {"idTokenInfo": v201.to_id_token_info(decision)}
 
 
-async def _meter_values_v201(s: ChargerSession, payload: dict[str, Any]) -> dict[str, Any]:
-    await s.sink.submit(v201.from_meter_values(s.charger_id, payload, at=s.now()))
-    return {}
+def _meter_values_v201(s: ChargerSession, payload: dict[str, Any]) -> Awaitable[None]:
+    # A plain handler (see the note at the top of the 1.6 handlers).
+    return s.sink.submit(v201.from_meter_values(s.charger_id, payload, at=s.now()))
 
 
 def _status_text(key: str) -> Callable[[dict[str, Any]], str]:

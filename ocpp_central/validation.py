@@ -73,6 +73,9 @@ _UNIT_ERRATA: Final = ("Celsius", "Celcius", "Hertz")
 
 Validator = Callable[[Any], Any]
 
+#: What a `Validator` raises for a payload that breaks its schema.
+InvalidPayload = fastjsonschema.JsonSchemaValueException
+
 #: Where meter data sits in each transaction message. One bad sampled value must not cost
 #: the whole message (RELIABILITY.md §2.7 #8): the meter translator drops it and records
 #: why, so `Validators.check_call` leaves these lists to it.
@@ -140,6 +143,24 @@ class Validators:
         if unchecked is None or unchecked not in payload:
             return self.check_request(action, payload)
         return self._check_cached(self._call_checks, action, payload, unchecked)
+
+    def call_check(self, action: str) -> Validator | None:
+        """The compiled check behind `check_call` for a known `action`; None for an unknown one.
+
+        It raises `InvalidPayload` exactly when `check_call` finds a violation (without a
+        meter list the two schemas differ only in a property that is absent), so a caller
+        that holds it checks the usual CALL in one call, and asks `check_call` for the
+        `Violation` only when it raised.
+        """
+        stem = self._requests.get(action)
+        if stem is None:
+            return None
+        unchecked = METER_LISTS.get(action)
+        checks = self._request_checks if unchecked is None else self._call_checks
+        check = checks.get(action)
+        if check is None:
+            check = checks[action] = self._validator(stem, unchecked)
+        return check
 
     def _check_cached(
         self,

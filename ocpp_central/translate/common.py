@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 
 def ocpp_datetime(dt: datetime) -> str:
     """UTC, millisecond precision, ``Z`` suffix: the form every charger firmware parses."""
-    text = dt.astimezone(UTC).isoformat(timespec="milliseconds")
-    return text.replace("+00:00", "Z")
+    # Every heartbeat answer comes here, nearly always with a UTC time already.
+    utc = dt if dt.tzinfo is UTC else dt.astimezone(UTC)
+    return utc.isoformat(timespec="milliseconds")[:-6] + "Z"  # "+00:00" -> "Z"
 
 
 def optional_datetime(text: object) -> datetime | None:

@@ -38,6 +38,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any, Final
 
 MAX_MESSAGE_ID_LENGTH: Final = 36
@@ -513,8 +514,16 @@ def _is_utf8_encodable(text: str) -> bool:
     return True
 
 
+# The C encoder `_ENCODER.encode` builds afresh for every frame, made once: frames are
+# small, and building it cost as much as the encoding. Without the circular-reference
+# check (markers None): frames hold JSON data, and a cycle still fails (RecursionError).
+_ENCODE_ONE: Final = c_make_encoder(
+    None, _ENCODER.default, encode_basestring, None, ":", ",", False, False, False
+)
+
+
 def _dumps(frame: list[Any] | str) -> str:
-    text = _ENCODER.encode(frame)
+    text = "".join(_ENCODE_ONE(frame, 0)) if type(frame) is list else _ENCODER.encode(frame)
     if text.isascii() or _is_utf8_encodable(text):
         return text
     # An unpaired surrogate (say, echoed from a peer's messageId) cannot go out as UTF-8;
@@ -527,12 +536,19 @@ def encode_call(message_id: str, action: str, payload: Mapping[str, Any]) -> str
     return _dumps([_CALL, message_id, action, dict(payload)])
 
 
-def encode_result(message_id: str, payload: Mapping[str, Any]) -> str:
-    """Serialize a CALLRESULT. Payload values must be JSON types (convert Decimal first)."""
+def encode_result(message_id: str, payload: Mapping[str, Any] | None) -> str:
+    """Serialize a CALLRESULT; ``None`` is the empty payload.
+
+    Payload values must be JSON types (convert Decimal first).
+    """
     if not payload:
-        # Most answers (MeterValues, StatusNotification) are empty: only the id needs encoding.
+        # Most answers (MeterValues, StatusNotification) are empty: only the id needs encoding,
+        # and an ASCII id cannot hold the unpaired surrogate `_dumps` is wary of.
+        if message_id.isascii():
+            return f"[{_CALLRESULT},{encode_basestring(message_id)},{{}}]"
         return f"[{_CALLRESULT},{_dumps(message_id)},{{}}]"
-    return _dumps([_CALLRESULT, message_id, dict(payload)])
+    # Handlers answer with a fresh dict: copying it again would change nothing.
+    return _dumps([_CALLRESULT, message_id, payload if type(payload) is dict else dict(payload)])
 
 
 def encode_error(
@@ -581,5 +597,5 @@ def _encode_failure(
     text = description[:MAX_DESCRIPTION_LENGTH]
     try:
         return _dumps([kind, message_id, name, text, dict(details or {})])
-    except (TypeError, ValueError):  # not JSON types, or NaN
+    except (TypeError, ValueError, RecursionError):  # not JSON types, NaN, or a cycle
         return _dumps([kind, message_id, name, text, {}])

@@ -32,6 +32,8 @@ def general_path_only() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(meter, "_quick_v16", lambda value, at: None)
         patch.setattr(meter, "_quick_v201", lambda value, at: None)
+        patch.setattr(meter, "_quick_list_v16", lambda values, at: None)
+        patch.setattr(meter, "_quick_list_v201", lambda values, at: None)
         yield
 
 
@@ -290,3 +292,56 @@ def test_remembered_combinations_stay_bounded() -> None:
                 parse = from_v16_meter_values(message, received_at=RECEIVED)
                 assert parse.samples[0].readings[0].value == 2000
                 assert len(meter._CLEAN_V16) <= 8
+
+
+PHASED_16 = [
+    {"measurand": "Current.Import", "phase": phase, "unit": "A", "value": value}
+    for phase, value in (("L1", "16.0"), ("L2", "15.5"), ("L3", "16.2"))
+]
+PHASED_201 = [
+    {
+        "measurand": "Energy.Active.Import.Register",
+        "phase": phase,
+        "unitOfMeasure": {"unit": "Wh", "multiplier": 3},
+        "value": value,
+    }
+    for phase, value in (("L1", 1.5), ("L2", 2), ("L3", 2.25))
+]
+
+
+@pytest.mark.parametrize(
+    ("translate", "values"),
+    [(from_v16_meter_values, PHASED_16), (from_v201_meter_values, PHASED_201)],
+)
+def test_a_list_with_phases_is_read_value_by_value_with_its_total(
+    translate: Translate, values: list[dict[str, Any]]
+) -> None:
+    """Known phased values skip the whole-list reader, which makes no phase totals."""
+    message = [{"timestamp": STAMP, "sampledValue": values}]
+    assert_same_as_general(translate, message)
+    readings = translate(message, received_at=RECEIVED).samples[0].readings
+    assert [r.from_phases for r in readings] == [False, False, False, True]
+
+
+@pytest.mark.parametrize(
+    ("translate", "known", "odd"),
+    [
+        (
+            from_v16_meter_values,
+            {**ENERGY_16, "value": "12"},
+            {"measurand": "Voltage", "unit": "V", "value": "-1"},
+        ),
+        (
+            from_v201_meter_values,
+            {"measurand": "Voltage", "unitOfMeasure": {"unit": "V"}, "value": 230},
+            {"measurand": "Energy.Active.Import.Register", "value": -5},
+        ),
+    ],
+)
+def test_one_value_off_the_quick_path_sends_the_whole_list_the_general_way(
+    translate: Translate, known: dict[str, Any], odd: dict[str, Any]
+) -> None:
+    """A negative register or a never-seen value after known ones: read as the general path."""
+    forget()
+    translate([{"timestamp": STAMP, "sampledValue": [known]}], received_at=RECEIVED)
+    assert_same_as_general(translate, [{"timestamp": STAMP, "sampledValue": [known, odd, known]}])
