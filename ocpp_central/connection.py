@@ -15,6 +15,7 @@ import json
 import logging
 import time
 import uuid
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -53,6 +54,17 @@ _Entry = tuple[datetime, str, str, str, str]  # a MessageRecord's fields, in ord
 
 # An action's label (metrics, journal), handler and compiled check; see `_route`.
 _Route = tuple[str, Handler | None, Validator | None]
+_Routes = dict[str, _Route]
+
+#: The routes of each validator set and version, shared by all connections: a table per
+#: connection would cost every idle charger memory for what is the same for all of them.
+_SHARED_ROUTES: weakref.WeakKeyDictionary[Validators, dict[rpc.OcppVersion, _Routes]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _routes_for(validators: Validators, version: rpc.OcppVersion) -> _Routes:
+    return _SHARED_ROUTES.setdefault(validators, {}).setdefault(version, {})
 
 
 class Journal:
@@ -130,7 +142,7 @@ class ChargerConnection:
         self._metrics = metrics or Metrics()
         self.connected_at = session.clock()
         self._handlers = HANDLERS[session.version]
-        self._routes: dict[str, _Route] = {}
+        self._routes = _routes_for(validators, session.version)
         # Insertion-ordered: the first key is the oldest answer.
         self._answered: dict[str, str] = {}
         self._pending: dict[str, tuple[str, asyncio.Future[Reply]]] = {}
@@ -258,8 +270,8 @@ class ChargerConnection:
     def _route(self, action: str) -> _Route:
         """How a CALL of `action` is handled: its label, handler and compiled schema check.
 
-        Remembered for the actions of this version only: a charger inventing names must
-        not grow the table.
+        Remembered, for every connection of this version, for the version's own actions
+        only: a charger inventing names must not grow the table.
         """
         if not self._validators.knows(action):
             return ("unknown", None, None)
