@@ -13,7 +13,9 @@ generator runs here, on the other CPUs, over loopback. For each server, in order
    the server (no coordinated omission).
 
 The echo server (parse the CALL, answer ``[3, id, {}]``) is the physical limit of
-Python websockets on the machine at hand; the figure that counts is gateway / echo.
+Python websockets on the machine at hand; the figure that counts is gateway / echo. The
+echo runs before and after the gateway, and the ratios use the mean of its two runs: a
+VM's speed drifts within minutes, and a gap between the two echo columns shows it.
 Every loop here is bounded in time and count, and nothing leaves loopback.
 
 Modules: `bench.load` (simulated chargers and the phases), `bench.charger` (what a
@@ -148,6 +150,12 @@ def run(
             core=server_core,
             profile=profile,
         )
+        echo_after = None
+        if not skip_echo:
+            # Again after the gateway: the ratios use the mean of both (see `Report`).
+            echo_after = run_server(
+                "echo", options, workdir=_fresh(workdir / "echo-after"), core=server_core
+            )
     return Report(
         options=options,
         cpus=len(cpus),
@@ -155,6 +163,7 @@ def run(
         load_cores=load_cores,
         echo=echo,
         gateway=gateway,
+        echo_after=echo_after,
     )
 
 

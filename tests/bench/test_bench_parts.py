@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from bench.charger import SCRIPTS, Kind, V16Script, parse_mix
-from bench.figures import percentile
+from bench.figures import Options, PhaseFigures, Report, ServerFigures, percentile, render
 from bench.profiles import GENERATED, OTHER, VALIDATION, layer_of
 from bench.site import charger_id, write_site
 from gateway.config import load_settings
@@ -108,6 +108,88 @@ def test_percentiles_are_nearest_rank(fraction, expected):
 def test_no_measurement_has_percentile_zero():
     """An empty phase reports 0 rather than failing."""
     assert percentile([], 0.99) == 0.0
+
+
+def _phase(name: str, answered: int, cpu_s: float) -> PhaseFigures:
+    return PhaseFigures(
+        name=name,
+        seconds=10.0,
+        window_s=10.0,
+        sent=answered,
+        answered=answered,
+        in_window=answered,
+        call_errors=0,
+        unanswered=0,
+        msgs_per_s=answered / 10.0,
+        p50_ms=1.0,
+        p99_ms=2.0,
+        max_ms=3.0,
+        by_action={"Heartbeat": answered},
+        first_errors=[],
+        server_cpu_s=cpu_s,
+    )
+
+
+def _server(kind: str, answered: int, kib: float) -> ServerFigures:
+    return ServerFigures(
+        server=kind,
+        chargers=10,
+        startup_s=0.1,
+        connect_s=0.1,
+        rss_before_kib=1000,
+        rss_idle_kib=1000 + round(10 * kib),
+        kib_per_connection=kib,
+        marginal_kib_per_connection=kib,
+        idle=_phase("idle", 10, 0.1),
+        saturation=_phase("saturation", answered, 10.0),
+        paced=_phase("paced", 100, 1.0),
+        server_stats={},
+    )
+
+
+def test_the_ratios_compare_the_gateway_with_the_mean_of_both_echo_runs():
+    """A machine that slowed down between the echo runs moves the ratio by half the drift."""
+    report = Report(
+        options=Options(chargers=10),
+        cpus=2,
+        server_core=0,
+        load_cores=[1],
+        echo=_server("echo", 80_000, 16.0),
+        gateway=_server("gateway", 30_000, 18.0),
+        echo_after=_server("echo", 40_000, 20.0),
+    )
+    assert report.throughput_ratio == pytest.approx(0.5)
+    assert report.efficiency_ratio == pytest.approx(0.5)
+    assert report.memory_ratio == pytest.approx(1.0)
+    table = render(report)
+    assert "echo, after" in table
+    assert "mean of the two echo runs" in table
+    assert "50% PASS" in table
+    assert set(report.as_dict()) >= {"echo", "gateway", "echo_after", "ratios"}
+
+
+def test_with_one_echo_run_the_ratios_use_it_alone():
+    """``--skip-echo`` aside, a report with one echo run compares with that run."""
+    report = Report(
+        options=Options(chargers=10),
+        cpus=2,
+        server_core=0,
+        load_cores=[1],
+        echo=_server("echo", 80_000, 16.0),
+        gateway=_server("gateway", 20_000, 18.0),
+    )
+    assert report.throughput_ratio == pytest.approx(0.25)
+    assert "mean of the two" not in render(report)
+    no_echo = Report(
+        options=Options(chargers=10),
+        cpus=1,
+        server_core=None,
+        load_cores=None,
+        echo=None,
+        gateway=_server("gateway", 20_000, 18.0),
+    )
+    assert no_echo.throughput_ratio is None
+    assert no_echo.memory_ratio is None
 
 
 @pytest.mark.parametrize(
