@@ -349,77 +349,24 @@ _NO_UNIT: Mapping[str, Any] = {}
 
 def _quick_v16(value: dict[str, Any], at: datetime) -> Reading | None:
     """The usual 1.6 value, read as the general path reads it; ``None``: read it in full."""
-    get = value.get
-    try:
-        reader = _CLEAN_V16.get(
-            (
-                get("measurand"),
-                get("context"),
-                get("location"),
-                get("phase"),
-                get("unit"),
-                get("format"),
-            )
-        )
-    except TypeError:  # a list or an object where a name belongs
-        return None
-    raw: Any = get("value")
-    if (
-        reader is None
-        or type(raw) is not str
-        or len(raw) > _EXACT_LENGTH
-        # isdigit alone would take "²" or other scripts' digits; most values are integers
-        or not ((raw.isdigit() and raw.isascii()) or _PLAIN_DECIMAL(raw) is not None)
-    ):
-        return None
-    return _quick_reading(reader, Decimal(raw), at)
+    found = _quick_list_v16([value], at, phased=True)
+    return None if found is None else found[0]
 
 
 def _quick_v201(value: dict[str, Any], at: datetime) -> Reading | None:
     """The usual 2.0.1 value, read as the general path reads it; ``None``: read it in full."""
-    if "signedMeterValue" in value:
-        return None
-    get = value.get
-    uom = get("unitOfMeasure", _NO_UNIT)
-    if type(uom) is not dict:
-        return None
-    multiplier = uom.get("multiplier", 0)
-    if type(multiplier) is not int:  # a bool or a float would hash like an int
-        return None
-    try:
-        reader = _CLEAN_V201.get(
-            (
-                get("measurand"),
-                get("context"),
-                get("location"),
-                get("phase"),
-                uom.get("unit"),
-                multiplier,
-            )
-        )
-    except TypeError:  # a list or an object where a name belongs
-        return None
-    if reader is None:
-        return None
-    raw: Any = get("value")
-    kind = type(raw)
-    if kind is int and -_EXACT_INTEGER < raw < _EXACT_INTEGER:
-        number = Decimal(raw)
-    elif kind is float and isfinite(raw):
-        number = Decimal(repr(raw))  # as parse_number: the shortest repr, 0.1 stays 0.1
-    else:
-        return None
-    if multiplier:
-        number = number.scaleb(multiplier)
-    return _quick_reading(reader, number, at)
+    found = _quick_list_v201([value], at, phased=True)
+    return None if found is None else found[0]
 
 
-def _quick_list_v16(values: list[Any], at: datetime) -> list[Reading] | None:
-    """Every value of a 1.6 list as `_quick_v16` reads it; ``None``: read the list value by value.
+def _quick_list_v16(
+    values: list[Any], at: datetime, *, phased: bool = False
+) -> list[Reading] | None:
+    """Every value of a 1.6 list read as the general path reads it; ``None``: read it in full.
 
-    `_quick_v16` and `_quick_reading` inlined: a MeterValues carries several values, and
-    two calls per value cost as much as the rest of the work. A list with a phase goes
-    value by value, where its phase totals are made.
+    One loop for the whole list: a MeterValues carries several values, and two calls per
+    value cost as much as the rest of the work. Unless ``phased``, a list with a phase
+    returns ``None`` and goes value by value (`_quick_v16`), where its phase totals are made.
     """
     readings: list[Reading] = []
     clean = _CLEAN_V16
@@ -450,7 +397,7 @@ def _quick_list_v16(values: list[Any], at: datetime) -> list[Reading] | None:
         ):
             return None
         measurand, context, location, phase, convert, unit, register = reader
-        if phase is not None:
+        if phase is not None and not phased:
             return None
         number = Decimal(raw) if convert is None else convert(Decimal(raw))
         if register and number < 0:
@@ -463,16 +410,18 @@ def _quick_list_v16(values: list[Any], at: datetime) -> list[Reading] | None:
                 at=at,
                 context=context,
                 location=location,
-                phase=None,
+                phase=phase,
             )
         )
     return readings
 
 
-def _quick_list_v201(values: list[Any], at: datetime) -> list[Reading] | None:
-    """Every value of a 2.0.1 list as `_quick_v201` reads it; ``None``: read it value by value.
+def _quick_list_v201(
+    values: list[Any], at: datetime, *, phased: bool = False
+) -> list[Reading] | None:
+    """Every value of a 2.0.1 list read as the general path reads it; ``None``: read it in full.
 
-    Inlined for the reason `_quick_list_v16` gives.
+    One loop for the reason `_quick_list_v16` gives, and ``phased`` as there.
     """
     readings: list[Reading] = []
     clean = _CLEAN_V201
@@ -502,7 +451,7 @@ def _quick_list_v201(values: list[Any], at: datetime) -> list[Reading] | None:
         if reader is None:
             return None
         measurand, context, location, phase, convert, unit, register = reader
-        if phase is not None:
+        if phase is not None and not phased:
             return None
         raw: Any = get("value")
         kind = type(raw)
@@ -526,28 +475,10 @@ def _quick_list_v201(values: list[Any], at: datetime) -> list[Reading] | None:
                 at=at,
                 context=context,
                 location=location,
-                phase=None,
+                phase=phase,
             )
         )
     return readings
-
-
-def _quick_reading(reader: _Reader, number: Decimal, at: datetime) -> Reading | None:
-    """The reading of a value both quick paths found clean; ``None``: read it in full."""
-    measurand, context, location, phase, convert, unit, register = reader
-    if convert is not None:
-        number = convert(number)
-    if register and number < 0:
-        return None  # the general path records why it is dropped
-    return _new_reading(
-        measurand=measurand,
-        value=number,
-        unit=unit,
-        at=at,
-        context=context,
-        location=location,
-        phase=phase,
-    )
 
 
 def _remember(

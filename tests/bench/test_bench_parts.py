@@ -147,16 +147,26 @@ def _server(kind: str, answered: int, kib: float) -> ServerFigures:
     )
 
 
-def test_the_ratios_compare_the_gateway_with_the_mean_of_both_echo_runs():
-    """A machine that slowed down between the echo runs moves the ratio by half the drift."""
-    report = Report(
+def _report(
+    echo: ServerFigures | None, gateway: ServerFigures, echo_after: ServerFigures | None = None
+) -> Report:
+    return Report(
         options=Options(chargers=10),
         cpus=2,
         server_core=0,
         load_cores=[1],
-        echo=_server("echo", 80_000, 16.0),
-        gateway=_server("gateway", 30_000, 18.0),
-        echo_after=_server("echo", 40_000, 20.0),
+        echo=echo,
+        gateway=gateway,
+        echo_after=echo_after,
+    )
+
+
+def test_the_ratios_compare_the_gateway_with_the_mean_of_both_echo_runs():
+    """A machine that slowed down between the echo runs moves the ratio by half the drift."""
+    report = _report(
+        _server("echo", 80_000, 16.0),
+        _server("gateway", 30_000, 18.0),
+        _server("echo", 40_000, 20.0),
     )
     assert report.throughput_ratio == pytest.approx(0.5)
     assert report.efficiency_ratio == pytest.approx(0.5)
@@ -170,24 +180,10 @@ def test_the_ratios_compare_the_gateway_with_the_mean_of_both_echo_runs():
 
 def test_with_one_echo_run_the_ratios_use_it_alone():
     """``--skip-echo`` aside, a report with one echo run compares with that run."""
-    report = Report(
-        options=Options(chargers=10),
-        cpus=2,
-        server_core=0,
-        load_cores=[1],
-        echo=_server("echo", 80_000, 16.0),
-        gateway=_server("gateway", 20_000, 18.0),
-    )
+    report = _report(_server("echo", 80_000, 16.0), _server("gateway", 20_000, 18.0))
     assert report.throughput_ratio == pytest.approx(0.25)
     assert "mean of the two" not in render(report)
-    no_echo = Report(
-        options=Options(chargers=10),
-        cpus=1,
-        server_core=None,
-        load_cores=None,
-        echo=None,
-        gateway=_server("gateway", 20_000, 18.0),
-    )
+    no_echo = _report(None, _server("gateway", 20_000, 18.0))
     assert no_echo.throughput_ratio is None
     assert no_echo.memory_ratio is None
 
