@@ -48,17 +48,13 @@ Guard = Callable[[], Transaction | None]
 Outcome = Transaction | Exception | None
 
 
+@dataclass(slots=True)
 class _Pending:
     """One change waiting for its commit; the writer thread reads ``change`` and ``guard``."""
 
-    __slots__ = ("change", "done", "guard")
-
-    def __init__(
-        self, change: Change, guard: Guard | None, done: asyncio.Future[Transaction | None]
-    ) -> None:
-        self.change = change
-        self.guard = guard
-        self.done = done
+    change: Change
+    guard: Guard | None
+    done: asyncio.Future[Transaction | None]
 
 
 @dataclass(slots=True)

@@ -152,13 +152,19 @@ class Validators:
         that holds it checks the usual CALL in one call, and asks `check_call` for the
         `Violation` only when it raised.
         """
-        stem = self._requests.get(action)
-        if stem is None:
-            return None
         unchecked = METER_LISTS.get(action)
         checks = self._request_checks if unchecked is None else self._call_checks
+        return self._compiled(checks, action, unchecked)
+
+    def _compiled(
+        self, checks: dict[str, Validator], action: str, unchecked: str | None
+    ) -> Validator | None:
+        """`action`'s validator in ``checks``, compiled on first use; None for an unknown one."""
         check = checks.get(action)
         if check is None:
+            stem = self._requests.get(action)
+            if stem is None:
+                return None
             check = checks[action] = self._validator(stem, unchecked)
         return check
 
@@ -169,13 +175,9 @@ class Validators:
         payload: dict[str, Any],
         unchecked: str | None,
     ) -> Violation | None:
-        # Every CALL comes this way: its compiled validator is one lookup by action name.
-        check = checks.get(action)
+        check = self._compiled(checks, action, unchecked)
         if check is None:
-            stem = self._requests.get(action)
-            if stem is None:
-                return self._check(None, action, payload)
-            check = checks[action] = self._validator(stem, unchecked)
+            return self._check(None, action, payload)
         try:
             check(payload)
         except fastjsonschema.JsonSchemaValueException as exc:

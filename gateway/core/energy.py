@@ -273,11 +273,7 @@ def _register_points(
     ends: list[_Point] = []
     periodic = PointSource.SAMPLE
     for sample in samples:
-        # `_totals` inlined for its usual answer, one reading or none: a call per sample less.
-        totals = [r for r in sample.readings if r.measurand is _EAIR and r.phase is None]
-        if len(totals) > 1:
-            totals = _totals(sample, _EAIR)
-        for reading in totals:
+        for reading in _totals(sample, _EAIR):
             point = _point(reading.at, reading.value * factor, periodic, not sample.clock_suspect)
             if reading.context is ReadingContext.TRANSACTION_BEGIN:
                 begins.append(point)

@@ -663,6 +663,19 @@ class PlainSqliteWriter:
         row_id = learned[key] if key in learned else self._rows.get(key)
         when = utc_text(at)
         doc = self._documents.transaction(tx) if effect.record_changed else None
+        # The record's columns, as both the update by id and the upsert by key write them.
+        record = (
+            ()
+            if doc is None
+            else (
+                tx.start_key,
+                tx.evse_uid,
+                tx.status.value,
+                utc_text(tx.started_at),
+                utc_text(tx.stopped_at),
+                doc,
+            )
+        )
         if row_id is not None:
             # The row is known: updated by its id, still only while it has not ended. A
             # meter value still moves ``updated_at``: it is the Session's last_updated and
@@ -670,39 +683,14 @@ class PlainSqliteWriter:
             if doc is None:
                 cur.execute(_TOUCH_TRANSACTION_ROW, (when, row_id))
             else:
-                cur.execute(
-                    _UPDATE_TRANSACTION_ROW,
-                    (
-                        tx.start_key,
-                        tx.evse_uid,
-                        tx.status.value,
-                        utc_text(tx.started_at),
-                        utc_text(tx.stopped_at),
-                        doc,
-                        when,
-                        row_id,
-                    ),
-                )
+                cur.execute(_UPDATE_TRANSACTION_ROW, (*record, when, row_id))
             if cur.rowcount != 1:
                 row_id = None  # it ended meanwhile: the statements below say so exactly
         if row_id is None:
             if doc is None:
                 cur.execute(_TOUCH_TRANSACTION, (when, tx.charger_id, tx.tx_id))
             else:
-                cur.execute(
-                    _UPSERT_TRANSACTION,
-                    (
-                        tx.charger_id,
-                        tx.tx_id,
-                        tx.start_key,
-                        tx.evse_uid,
-                        tx.status.value,
-                        utc_text(tx.started_at),
-                        utc_text(tx.stopped_at),
-                        doc,
-                        when,
-                    ),
-                )
+                cur.execute(_UPSERT_TRANSACTION, (tx.charger_id, tx.tx_id, *record, when))
             row = cur.fetchone()
             row_id = None if row is None else row[0]
         learned[key] = None if tx.status is TransactionStatus.COMPLETED else row_id
