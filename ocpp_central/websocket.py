@@ -72,6 +72,7 @@ class ChargerSocket(ServerConnection):
             or protocol.reader.buffer
             or protocol.current_size is not None
             or protocol.extensions
+            or protocol.debug  # websockets logs each frame it reads: let it
         ):
             super().data_received(data)
             return
@@ -199,6 +200,7 @@ class ChargerSocket(ServerConnection):
             and self.send_in_progress is None
             and not self.paused
             and not self.protocol.extensions
+            and not self.protocol.debug
             and not self.transport.is_closing()
         ):
             data = message.encode()

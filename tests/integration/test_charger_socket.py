@@ -11,6 +11,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import logging
 import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -342,3 +343,15 @@ async def test_pipelined_calls_through_the_gateway_are_all_answered_in_order(
         assert json.loads((await other.texts(1))[0])[:2] == [3, "solo"]
         answers = [json.loads(t) for t in await flood.texts(40)]
         assert [a[:2] for a in answers] == [[3, f"hb{i}"] for i in range(40)]
+
+
+async def test_with_websockets_debug_logging_on_every_frame_is_read_and_logged_by_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Debug logging of websockets keeps its per-frame lines: the short path stands aside."""
+    caplog.set_level(logging.DEBUG, logger="websockets")
+    async with echo_server() as server, raw_client(server.port) as client:
+        await client.write(frame(b"one") + frame(b"two"))
+        assert await client.texts(2) == ["ONE", "TWO"]
+    assert server.received == ["one", "two"]
+    assert any("< TEXT 'one'" in r.getMessage() for r in caplog.records)
