@@ -100,10 +100,15 @@ class ProfilingExecutor(ThreadPoolExecutor):
         return super().submit(self._profiler.wrap(fn), *args, **kwargs)
 
 
-async def _echo_server() -> tuple[int, Callable[[], Any], Callable[[], Any]]:
+async def _echo_server(
+    *, gateway_socket: bool = False
+) -> tuple[int, Callable[[], Any], Callable[[], Any]]:
+    """The bare echo; ``gateway_socket``: on the gateway's own websocket connection class."""
     from websockets.asyncio.server import ServerConnection, serve
     from websockets.exceptions import ConnectionClosed
     from websockets.typing import Subprotocol
+
+    from ocpp_central.websocket import ChargerSocket
 
     answered = 0
 
@@ -127,6 +132,7 @@ async def _echo_server() -> tuple[int, Callable[[], Any], Callable[[], Any]]:
         max_size=MAX_FRAME_BYTES,
         max_queue=16,
         compression=None,
+        create_connection=ChargerSocket if gateway_socket else None,
     )
     port = next(iter(server.sockets)).getsockname()[1]
 
@@ -174,6 +180,8 @@ async def _serve(args: argparse.Namespace) -> int:
         loop.set_default_executor(ProfilingExecutor(profiler))
     if args.kind == "echo":
         port, stop, stats = await _echo_server()
+    elif args.kind == "echo-socket":
+        port, stop, stats = await _echo_server(gateway_socket=True)
     else:
         port, stop, stats = await _gateway_server(args.config, profiler)
     reader = asyncio.StreamReader()
@@ -204,7 +212,7 @@ async def _serve(args: argparse.Namespace) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench._servers")
-    parser.add_argument("kind", choices=["echo", "gateway"])
+    parser.add_argument("kind", choices=["echo", "echo-socket", "gateway"])
     parser.add_argument("--config", type=Path, help="the gateway's config.toml")
     parser.add_argument("--core", type=int, default=None, help="pin this process to one CPU")
     parser.add_argument("--profile", type=Path, default=None, help="write a cProfile file here")

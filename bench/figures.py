@@ -118,6 +118,9 @@ class Report:
     echo: ServerFigures | None
     gateway: ServerFigures
     echo_after: ServerFigures | None = None
+    #: The echo on the gateway's websocket class (`ChargerSocket`), not counted in the ratios
+    #: the targets use: against it, the gateway's figure is its own work alone.
+    echo_socket: ServerFigures | None = None
 
     @property
     def echoes(self) -> list[ServerFigures]:
@@ -140,13 +143,21 @@ class Report:
         return gateway.per_server_cpu_s / echo if echo and gateway.server_cpu_s else None
 
     @property
+    def own_work_ratio(self) -> float | None:
+        """Gateway / echo on the gateway's socket, messages per server CPU-second."""
+        echo, gateway = self.echo_socket, self.gateway.saturation
+        if echo is None or not echo.saturation.server_cpu_s or not gateway.server_cpu_s:
+            return None
+        return gateway.per_server_cpu_s / echo.saturation.per_server_cpu_s
+
+    @property
     def memory_ratio(self) -> float | None:
         echo = self._echo_mean(lambda s: s.kib_per_idle_connection)
         return self.gateway.kib_per_idle_connection / echo if echo > 0 else None
 
     def as_dict(self) -> dict[str, Any]:
         doc = asdict(self)
-        for name in ("echo", "gateway", "echo_after"):
+        for name in ("echo", "gateway", "echo_after", "echo_socket"):
             server: ServerFigures | None = getattr(self, name)
             if server is None:
                 continue
@@ -159,6 +170,7 @@ class Report:
             "gateway_over_echo_msgs_per_s": self.throughput_ratio,
             "gateway_over_echo_kib_per_connection": self.memory_ratio,
             "gateway_over_echo_msgs_per_server_cpu_s": self.efficiency_ratio,
+            "gateway_over_echo_on_gateway_socket_msgs_per_server_cpu_s": self.own_work_ratio,
         }
         return doc
 
@@ -188,6 +200,7 @@ def render(report: Report) -> str:
             ("echo", report.echo),
             ("gateway", report.gateway),
             ("echo, after", report.echo_after),
+            ("echo, gw socket", report.echo_socket),
         )
         if s is not None
     ]
@@ -278,6 +291,11 @@ def render(report: Report) -> str:
         lines.append(f"gateway stored: {stats}")
     if len(report.echoes) > 1:
         lines.append("gateway/echo compares the gateway with the mean of the two echo runs")
+    if report.own_work_ratio is not None:
+        lines.append(
+            "echo, gw socket: the echo on the gateway's websocket class; gateway / it, msg per "
+            f"server CPU-s: {report.own_work_ratio:.0%} (the gateway's own work alone)"
+        )
     lines += ["", "targets (2-core machine, gateway pinned to one core):"]
     if report.throughput_ratio is not None:
         lines.append(

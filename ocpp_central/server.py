@@ -49,6 +49,7 @@ from ocpp_central.handlers import BOOT_STATUS, HANDLERS, ChargerSession
 from ocpp_central.tls import channel_refusal, security_log, server_context
 from ocpp_central.translate.rpc import OcppVersion
 from ocpp_central.validation import Validators
+from ocpp_central.websocket import ChargerSocket
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +142,7 @@ class OcppServer:
             compression=None,
             server_header="charger-edge-gateway",
             ssl=self._tls,
+            create_connection=ChargerSocket,
         )
 
     def validators(self, version: OcppVersion) -> Validators:

@@ -210,3 +210,26 @@ def test_profile_entries_are_charged_to_the_layer_of_their_file(filename, name, 
 def test_builtins_have_no_layer_of_their_own():
     """C functions are charged to their callers' layers instead."""
     assert layer_of("~", "isinstance") is None
+
+
+def test_the_echo_on_the_gateway_socket_is_shown_apart_from_the_target_ratios():
+    """It gets its own column and ratio; the targets still compare with the bare echoes."""
+    report = Report(
+        options=Options(chargers=10),
+        cpus=2,
+        server_core=0,
+        load_cores=[1],
+        echo=_server("echo", 80_000, 16.0),
+        gateway=_server("gateway", 40_000, 18.0),
+        echo_after=_server("echo", 80_000, 16.0),
+        echo_socket=_server("echo-socket", 100_000, 16.0),
+    )
+    assert report.throughput_ratio == pytest.approx(0.5)
+    assert report.own_work_ratio == pytest.approx(0.4)
+    table = render(report)
+    assert "echo, gw socket" in table
+    assert "40% (the gateway's own work alone)" in table
+    assert report.as_dict()["ratios"][
+        "gateway_over_echo_on_gateway_socket_msgs_per_server_cpu_s"
+    ] == pytest.approx(0.4)
+    assert _report(_server("echo", 80_000, 16.0), _server("gateway", 1, 1.0)).own_work_ratio is None

@@ -43,6 +43,18 @@ def test_a_quick_run_against_the_gateway_is_answered_in_full(tmp_path: Path, ver
     assert json.loads(json.dumps(report.as_dict()))["gateway"]["server"] == "gateway"
 
 
+@pytest.mark.parametrize("kind", ["echo", "echo-socket"])
+def test_both_echo_servers_answer_every_message(tmp_path: Path, kind: str):
+    """The bare echo and the echo on the gateway's socket answer every phase in full."""
+    options = Options(chargers=4, duration_s=1.0, rate=5.0)
+
+    figures = run_server(kind, options, workdir=tmp_path, core=None)
+
+    assert figures.clean
+    assert figures.saturation.answered == figures.saturation.sent > 0
+    assert figures.paced.answered == figures.paced.sent > 0
+
+
 @pytest.mark.parametrize("version", ["1.6", "2.0.1"])
 def test_the_in_process_cost_run_answers_every_message(tmp_path: Path, version: str):
     """Every message of the mix is answered with a CALLRESULT and CPU is counted."""
