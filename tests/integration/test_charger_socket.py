@@ -2,7 +2,8 @@
 
 Every frame a charger may send reaches the handler once and in order, whether it takes
 the short path or websockets' own; every frame websockets refuses is refused with its
-close code; replies of every length arrive as valid frames.
+close code; replies of every length arrive as valid frames. Each echo test runs on
+`ChargerSocket` and on websockets' own `ServerConnection`: the two must not differ.
 """
 
 from __future__ import annotations
@@ -106,17 +107,27 @@ class EchoServer:
     received: list[str | bytes] = field(default_factory=list)
     reading: list[bool] = field(default_factory=list)
     ended: list[str] = field(default_factory=list)
-    sockets: list[ChargerSocket] = field(default_factory=list)
+    sockets: list[ServerConnection] = field(default_factory=list)
+
+
+@pytest.fixture(params=[ChargerSocket, ServerConnection], ids=["ChargerSocket", "websockets"])
+def socket_class(request: pytest.FixtureRequest) -> type[ServerConnection]:
+    """Every echo test runs on ChargerSocket and on websockets' own class: same behaviour."""
+    cls: type[ServerConnection] = request.param
+    return cls
 
 
 @contextlib.asynccontextmanager
 async def echo_server(
-    *, max_size: int = 65_536, per_message_s: float = 0.0, reply: Callable[[str], str] | None = None
+    socket_class: type[ServerConnection],
+    *,
+    max_size: int = 65_536,
+    per_message_s: float = 0.0,
+    reply: Callable[[str], str] | None = None,
 ) -> AsyncIterator[EchoServer]:
     state = EchoServer()
 
     async def handler(ws: ServerConnection) -> None:
-        assert isinstance(ws, ChargerSocket)
         state.sockets.append(ws)
         try:
             async for message in ws:
@@ -136,7 +147,7 @@ async def echo_server(
         handler,
         "127.0.0.1",
         0,
-        create_connection=ChargerSocket,
+        create_connection=socket_class,
         compression=None,
         max_size=max_size,
         max_queue=16,
@@ -173,19 +184,23 @@ async def raw_client(
             await writer.wait_closed()
 
 
-async def test_many_whole_frames_in_one_write_are_read_in_order() -> None:
+async def test_many_whole_frames_in_one_write_are_read_in_order(
+    socket_class: type[ServerConnection],
+) -> None:
     """Thirty frames in one TCP write: thirty messages, in order, thirty answers."""
-    async with echo_server() as server, raw_client(server.port) as client:
+    async with echo_server(socket_class) as server, raw_client(server.port) as client:
         messages = [f"message {i}" for i in range(30)]
         await client.write(b"".join(frame(m.encode()) for m in messages))
         assert await client.texts(30) == [m.upper() for m in messages]
         assert server.received == messages
 
 
-async def test_a_flood_from_one_charger_pauses_its_socket_until_the_handler_catches_up() -> None:
+async def test_a_flood_from_one_charger_pauses_its_socket_until_the_handler_catches_up(
+    socket_class: type[ServerConnection],
+) -> None:
     """Above max_queue waiting messages the socket stops reading; it reads again below."""
     async with (
-        echo_server(per_message_s=0.005) as server,
+        echo_server(socket_class, per_message_s=0.005) as server,
         raw_client(server.port) as client,
     ):
         await client.write(b"".join(frame(f"m{i}".encode()) for i in range(40)))
@@ -203,9 +218,11 @@ async def test_a_flood_from_one_charger_pauses_its_socket_until_the_handler_catc
         pytest.param((1, 2, 3, 4, 5, 6, 7), id="byte by byte"),
     ],
 )
-async def test_a_frame_cut_across_reads_is_read_whole(cuts: Sequence[int]) -> None:
+async def test_a_frame_cut_across_reads_is_read_whole(
+    socket_class: type[ServerConnection], cuts: Sequence[int]
+) -> None:
     """A frame arriving in pieces is one message, and the next whole frame follows it."""
-    async with echo_server() as server, raw_client(server.port) as client:
+    async with echo_server(socket_class) as server, raw_client(server.port) as client:
         first = frame(b'[2,"a","Heartbeat",{}]')
         pieces = [first[i:j] for i, j in zip((0, *cuts), (*cuts, len(first)), strict=True)]
         await client.write(*pieces, pause_s=0.02)
@@ -213,9 +230,11 @@ async def test_a_frame_cut_across_reads_is_read_whole(cuts: Sequence[int]) -> No
         assert await client.texts(2) == ['[2,"A","HEARTBEAT",{}]', "SECOND"]
 
 
-async def test_a_whole_frame_then_half_a_frame_keep_their_order() -> None:
+async def test_a_whole_frame_then_half_a_frame_keep_their_order(
+    socket_class: type[ServerConnection],
+) -> None:
     """The whole frame is read at once, the cut one when its rest arrives."""
-    async with echo_server() as server, raw_client(server.port) as client:
+    async with echo_server(socket_class) as server, raw_client(server.port) as client:
         second = frame(b"two")
         await client.write(frame(b"one") + second[:4], pause_s=0.05)
         assert server.received == ["one"]
@@ -224,32 +243,43 @@ async def test_a_whole_frame_then_half_a_frame_keep_their_order() -> None:
 
 
 @pytest.mark.parametrize("size", [0, 125, 126, 300, 65_535])
-async def test_messages_of_every_short_length_round_trip(size: int) -> None:
+async def test_messages_of_every_short_length_round_trip(
+    socket_class: type[ServerConnection], size: int
+) -> None:
     """7- and 16-bit lengths, both ways, at the edges of each."""
-    async with echo_server() as server, raw_client(server.port) as client:
+    async with echo_server(socket_class) as server, raw_client(server.port) as client:
         text = "x" * size
         await client.write(frame(text.encode()))
         assert await client.texts(1) == [text.upper()]
 
 
-async def test_a_64_bit_length_and_a_long_reply_round_trip() -> None:
+async def test_a_64_bit_length_and_a_long_reply_round_trip(
+    socket_class: type[ServerConnection],
+) -> None:
     """A message of 64 KiB or more takes websockets' path in, and an 8-byte length out."""
-    async with echo_server(max_size=200_000) as server, raw_client(server.port) as client:
+    async with (
+        echo_server(socket_class, max_size=200_000) as server,
+        raw_client(server.port) as client,
+    ):
         text = "y" * 70_000
         await client.write(frame(text.encode()), frame(b"after"))
         assert await client.texts(2) == [text.upper(), "AFTER"]
 
 
-async def test_an_extended_length_wider_than_needed_is_still_read() -> None:
+async def test_an_extended_length_wider_than_needed_is_still_read(
+    socket_class: type[ServerConnection],
+) -> None:
     """A short message sent with a 16-bit or 64-bit length field is read like any other."""
-    async with echo_server() as server, raw_client(server.port) as client:
+    async with echo_server(socket_class) as server, raw_client(server.port) as client:
         await client.write(frame(b"short", length_bytes=2), frame(b"tiny", length_bytes=8))
         assert await client.texts(2) == ["SHORT", "TINY"]
 
 
-async def test_fragments_around_a_ping_make_one_message_and_a_pong() -> None:
+async def test_fragments_around_a_ping_make_one_message_and_a_pong(
+    socket_class: type[ServerConnection],
+) -> None:
     """A fragmented message is put together; a ping between its fragments gets its pong."""
-    async with echo_server() as server, raw_client(server.port) as client:
+    async with echo_server(socket_class) as server, raw_client(server.port) as client:
         await client.write(
             frame(b'[2,"f1",', fin=False)
             + frame(b"ping!", PING)
@@ -263,9 +293,11 @@ async def test_fragments_around_a_ping_make_one_message_and_a_pong() -> None:
         assert server.received == ['[2,"f1","Heartbeat",{}]', "next"]
 
 
-async def test_binary_messages_reach_the_handler_as_bytes() -> None:
+async def test_binary_messages_reach_the_handler_as_bytes(
+    socket_class: type[ServerConnection],
+) -> None:
     """Whole or fragmented, a binary message arrives as bytes, between the texts."""
-    async with echo_server() as server, raw_client(server.port) as client:
+    async with echo_server(socket_class) as server, raw_client(server.port) as client:
         await client.write(
             frame(b"a")
             + frame(b"\x00\x01", BINARY)
@@ -298,10 +330,13 @@ async def test_binary_messages_reach_the_handler_as_bytes() -> None:
     ],
 )
 async def test_frames_websockets_refuses_close_with_its_code(
-    frames: list[bytes], code: int
+    socket_class: type[ServerConnection], frames: list[bytes], code: int
 ) -> None:
     """Whatever the short path does not take is refused exactly as websockets refuses it."""
-    async with echo_server(max_size=1_000) as server, raw_client(server.port) as client:
+    async with (
+        echo_server(socket_class, max_size=1_000) as server,
+        raw_client(server.port) as client,
+    ):
         await client.write(frame(b"before"))
         assert await client.texts(1) == ["BEFORE"]
         await client.write(*frames)
@@ -311,9 +346,11 @@ async def test_frames_websockets_refuses_close_with_its_code(
         assert server.ended == [f"closed {code}"]
 
 
-async def test_a_normal_close_ends_the_iteration_and_sends_then_fail() -> None:
+async def test_a_normal_close_ends_the_iteration_and_sends_then_fail(
+    socket_class: type[ServerConnection],
+) -> None:
     """After the charger's close, ``async for`` ends; ``recv`` and ``send`` raise."""
-    async with echo_server() as server, raw_client(server.port) as client:
+    async with echo_server(socket_class) as server, raw_client(server.port) as client:
         await client.write(frame(b"hi"))
         assert await client.texts(1) == ["HI"]
         await client.write(frame((1000).to_bytes(2, "big"), CLOSE))
@@ -346,11 +383,12 @@ async def test_pipelined_calls_through_the_gateway_are_all_answered_in_order(
 
 
 async def test_with_websockets_debug_logging_on_every_frame_is_read_and_logged_by_it(
+    socket_class: type[ServerConnection],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Debug logging of websockets keeps its per-frame lines: the short path stands aside."""
     caplog.set_level(logging.DEBUG, logger="websockets")
-    async with echo_server() as server, raw_client(server.port) as client:
+    async with echo_server(socket_class) as server, raw_client(server.port) as client:
         await client.write(frame(b"one") + frame(b"two"))
         assert await client.texts(2) == ["ONE", "TWO"]
     assert server.received == ["one", "two"]
