@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from math import isfinite
@@ -346,6 +346,64 @@ _CLEAN_LIMIT = 4096  # combinations remembered per version; real chargers use a 
 _EXACT_INTEGER = 10**28
 _NO_UNIT: Mapping[str, Any] = {}
 
+#: 1.6 value texts already read as plain decimals of at most `_EXACT_LENGTH` characters,
+#: and their `Decimal`: a voltage, a current or an idle charger's zero power repeats from
+#: message to message, and a hit also skips the text's check. `Decimal` is immutable and
+#: ``Decimal(text)`` depends on the text alone, so a shared one is the same value.
+#: Bounded: cleared when full (ever-growing energy registers never repeat).
+_NUMBERS: dict[str, Decimal] = {}
+_NUMBERS_LIMIT = 4096
+
+
+def _remember_number(raw: str) -> Decimal:
+    if len(_NUMBERS) >= _NUMBERS_LIMIT:
+        _NUMBERS.clear()
+    number = _NUMBERS[raw] = Decimal(raw)
+    return number
+
+
+def _reading_builder() -> Callable[
+    [Measurand, Decimal, str, datetime, ReadingContext, MeterLocation, str | None], Reading
+]:
+    """A positional builder of the quick path's `Reading`s (not from phases, measurand known).
+
+    What `constructor` does, without its keyword parameters and the stores of the two
+    fields that are always the same here: a value costs a fifth less to read.
+    """
+    names = tuple(f.name for f in fields(Reading))
+    order = ("measurand", "value", "unit", "at", "context", "location", "phase")
+    if names != (*order, "from_phases", "other_measurand"):  # pragma: no cover - a guard
+        raise TypeError(f"Reading's fields changed: {names}; update the quick builder")
+    new = object.__new__
+    setters = [getattr(Reading, name).__set__ for name in names]
+    s_measurand, s_value, s_unit, s_at, s_context, s_location, s_phase, s_from, s_other = setters
+
+    def build(
+        measurand: Measurand,
+        value: Decimal,
+        unit: str,
+        at: datetime,
+        context: ReadingContext,
+        location: MeterLocation,
+        phase: str | None,
+    ) -> Reading:
+        reading: Reading = new(Reading)
+        s_measurand(reading, measurand)
+        s_value(reading, value)
+        s_unit(reading, unit)
+        s_at(reading, at)
+        s_context(reading, context)
+        s_location(reading, location)
+        s_phase(reading, phase)
+        s_from(reading, False)
+        s_other(reading, None)
+        return reading
+
+    return build
+
+
+_quick_reading = _reading_builder()
+
 
 def _quick_v16(value: dict[str, Any], at: datetime) -> Reading | None:
     """The usual 1.6 value, read as the general path reads it; ``None``: read it in full."""
@@ -371,6 +429,8 @@ def _quick_list_v16(
     readings: list[Reading] = []
     clean = _CLEAN_V16
     plain = _PLAIN_DECIMAL
+    numbers = _NUMBERS
+    build = _quick_reading
     for value in values:
         if type(value) is not dict:
             return None
@@ -389,30 +449,23 @@ def _quick_list_v16(
         except TypeError:  # a list or an object where a name belongs
             return None
         raw: Any = get("value")
-        if (
-            reader is None
-            or type(raw) is not str
-            or len(raw) > _EXACT_LENGTH
-            or not ((raw.isdigit() and raw.isascii()) or plain(raw) is not None)
-        ):
+        if reader is None or type(raw) is not str:
             return None
+        number = numbers.get(raw)
+        if number is None:
+            if len(raw) > _EXACT_LENGTH or not (
+                (raw.isdigit() and raw.isascii()) or plain(raw) is not None
+            ):
+                return None
+            number = _remember_number(raw)
         measurand, context, location, phase, convert, unit, register = reader
         if phase is not None and not phased:
             return None
-        number = Decimal(raw) if convert is None else convert(Decimal(raw))
+        if convert is not None:
+            number = convert(number)
         if register and number < 0:
             return None
-        readings.append(
-            _new_reading(
-                measurand=measurand,
-                value=number,
-                unit=unit,
-                at=at,
-                context=context,
-                location=location,
-                phase=phase,
-            )
-        )
+        readings.append(build(measurand, number, unit, at, context, location, phase))
     return readings
 
 
@@ -425,6 +478,7 @@ def _quick_list_v201(
     """
     readings: list[Reading] = []
     clean = _CLEAN_V201
+    build = _quick_reading
     for value in values:
         if type(value) is not dict or "signedMeterValue" in value:
             return None
@@ -467,17 +521,7 @@ def _quick_list_v201(
             number = convert(number)
         if register and number < 0:
             return None
-        readings.append(
-            _new_reading(
-                measurand=measurand,
-                value=number,
-                unit=unit,
-                at=at,
-                context=context,
-                location=location,
-                phase=phase,
-            )
-        )
+        readings.append(build(measurand, number, unit, at, context, location, phase))
     return readings
 
 

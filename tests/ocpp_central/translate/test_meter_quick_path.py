@@ -11,7 +11,13 @@ from typing import Any
 import pytest
 from hypothesis import given, strategies as st
 
-from gateway.domain.meter import Measurand, MeterProblemCode, Reading
+from gateway.domain.meter import (
+    Measurand,
+    MeterLocation,
+    MeterProblemCode,
+    Reading,
+    ReadingContext,
+)
 from ocpp_central.translate import meter
 from ocpp_central.translate.meter import (
     MeterParse,
@@ -44,6 +50,7 @@ def forget() -> None:
         meter._CLEAN_ATTRIBUTES,
         meter._CONVERSIONS,
         meter._READ_TIMESTAMPS,
+        meter._NUMBERS,
     ):
         table.clear()
 
@@ -345,3 +352,78 @@ def test_one_value_off_the_quick_path_sends_the_whole_list_the_general_way(
     forget()
     translate([{"timestamp": STAMP, "sampledValue": [known]}], received_at=RECEIVED)
     assert_same_as_general(translate, [{"timestamp": STAMP, "sampledValue": [known, odd, known]}])
+
+
+def test_a_remembered_number_text_keeps_its_own_exponent() -> None:
+    """ "12.50" and "12.5" are equal numbers but distinct texts: each reads back as sent."""
+    forget()
+    for text in ("12.50", "12.5", "12.50", "12.5"):
+        sv = {"measurand": "Voltage", "unit": "V", "value": text}
+        parse = from_v16_meter_values(
+            [{"timestamp": STAMP, "sampledValue": [sv]}], received_at=RECEIVED
+        )
+        assert str(parse.samples[0].readings[0].value) == text
+
+
+def test_a_remembered_negative_number_is_still_refused_for_a_register() -> None:
+    """A "-1" read cleanly as a voltage is no excuse for a negative energy register."""
+    forget()
+    voltage = {"measurand": "Voltage", "unit": "V", "value": "-1"}
+    energy = {**ENERGY_16, "value": "-1"}
+    for _ in range(2):
+        from_v16_meter_values(
+            [{"timestamp": STAMP, "sampledValue": [voltage]}], received_at=RECEIVED
+        )
+        got = from_v16_meter_values(
+            [{"timestamp": STAMP, "sampledValue": [energy]}], received_at=RECEIVED
+        )
+        assert [p.code for p in got.problems] == [MeterProblemCode.NEGATIVE_REGISTER]
+        assert got.samples == ()
+
+
+def test_remembered_numbers_stay_bounded() -> None:
+    """Ever-growing registers do not grow the memory of number texts past its limit."""
+    forget()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(meter, "_NUMBERS_LIMIT", 8)
+        for wh in range(100, 130):
+            sv = {**ENERGY_16, "value": str(wh)}
+            parse = from_v16_meter_values(
+                [{"timestamp": STAMP, "sampledValue": [sv]}], received_at=RECEIVED
+            )
+            assert parse.samples[0].readings[0].value == wh
+            assert len(meter._NUMBERS) <= 8
+
+
+@given(
+    st.sampled_from(Measurand),
+    st.decimals(allow_nan=False),
+    st.sampled_from(["Wh", "V", ""]),
+    st.datetimes(timezones=st.just(UTC)),
+    st.sampled_from(ReadingContext),
+    st.sampled_from(MeterLocation),
+    st.sampled_from([None, "L1", "L2-N"]),
+)
+def test_the_quick_reading_builder_builds_what_the_class_builds(
+    measurand: Measurand,
+    value: Decimal,
+    unit: str,
+    at: datetime,
+    context: ReadingContext,
+    location: MeterLocation,
+    phase: str | None,
+) -> None:
+    """Every field, the defaults included, as ``Reading(...)`` sets them."""
+    built = meter._quick_reading(measurand, value, unit, at, context, location, phase)
+    expected = Reading(
+        measurand=measurand,
+        value=value,
+        unit=unit,
+        at=at,
+        context=context,
+        location=location,
+        phase=phase,
+    )
+    assert type(built) is Reading
+    assert built == expected
+    assert repr(built) == repr(expected)
