@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -427,3 +427,86 @@ def test_the_quick_reading_builder_builds_what_the_class_builds(
     assert type(built) is Reading
     assert built == expected
     assert repr(built) == repr(expected)
+
+
+stamps = st.sampled_from(
+    [
+        STAMP,
+        "2025-03-01T14:00:00+02:00",
+        "2025-03-01T12:00:00",
+        "2025-03-01T12:10:30Z",
+        "2025-03-01T12:10:30.000001Z",
+        "2025-03-01T13:00:00Z",
+        "1970-01-01T00:00:00Z",
+        "0001-01-01T00:00:00Z",
+        "garbage",
+        1234,
+        None,
+    ]
+)
+clean_v16 = st.sampled_from(
+    [
+        {**ENERGY_16, "context": "Sample.Periodic", "value": "1234.5"},
+        {"measurand": "Voltage", "unit": "V", "value": "230.1"},
+        {"measurand": "Current.Import", "unit": "A", "value": "16"},
+    ]
+)
+items_v16 = st.one_of(
+    st.builds(
+        lambda stamp, values: {
+            **({} if stamp is None else {"timestamp": stamp}),
+            **({} if values is None else {"sampledValue": values}),
+        },
+        stamps,
+        st.one_of(st.none(), st.lists(clean_v16, max_size=3)),
+    ),
+    st.sampled_from(["not an object", 7, ["a list"]]),
+)
+
+
+@given(st.lists(items_v16, max_size=3))
+def test_a_whole_message_reads_the_same_on_the_quick_path(items: list[Any]) -> None:
+    """Timestamps trusted or not, items malformed or empty: the message reads as in full."""
+    assert_same_as_general(from_v16_meter_values, items)
+
+
+@pytest.mark.parametrize(
+    ("stamp", "in_future"),
+    [("2025-03-01T12:10:30Z", False), ("2025-03-01T12:10:30.000001Z", True)],
+)
+def test_the_future_tolerance_ends_exactly_ten_minutes_after_receipt(
+    stamp: str, in_future: bool
+) -> None:
+    """Up to the microsecond, cold or remembered, on the quick path or in full."""
+    forget()
+    sv = {**ENERGY_16, "value": "5"}
+    for _ in range(2):
+        parse = from_v16_meter_values(
+            [{"timestamp": stamp, "sampledValue": [sv]}], received_at=RECEIVED
+        )
+        codes = [p.code for p in parse.problems]
+        assert codes == ([MeterProblemCode.TIMESTAMP_IN_FUTURE] if in_future else [])
+        assert parse.samples[0].clock_suspect is in_future
+
+
+def test_a_remembered_message_timestamp_is_judged_against_each_receive_time() -> None:
+    """A meterValue trusted when it arrived late is distrusted when it arrives early."""
+    forget()
+    message = [{"timestamp": "2025-03-01T13:00:00Z", "sampledValue": [{**ENERGY_16, "value": "5"}]}]
+    late = from_v16_meter_values(message, received_at=RECEIVED + timedelta(hours=2))
+    assert late.problems == ()
+    early = from_v16_meter_values(message, received_at=RECEIVED)
+    assert [p.code for p in early.problems] == [MeterProblemCode.TIMESTAMP_IN_FUTURE]
+    assert early.samples[0].at == RECEIVED
+
+
+def test_a_receive_time_in_another_zone_is_the_same_instant() -> None:
+    """Faults replace the time by the receive time in UTC, whatever zone it came in."""
+    forget()
+    local = RECEIVED.astimezone(timezone(timedelta(hours=2)))
+    for text in ("garbage", "2025-03-01T12:00:00Z"):
+        message = [{"timestamp": text, "sampledValue": [{**ENERGY_16, "value": "5"}]}]
+        for _ in range(2):
+            got = from_v16_meter_values(message, received_at=local)
+            assert got == from_v16_meter_values(message, received_at=RECEIVED)
+            assert got.samples[0].at.tzinfo is UTC
