@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from hypothesis import given, strategies as st
 
+from gateway.domain.ids import ChargerId
 from gateway.domain.meter import Measurand, MeterSample, Reading
 from gateway.domain.transactions import TransactionUpdated
 from ocpp_central.translate.common import record_builder
@@ -47,7 +48,8 @@ def test_a_built_record_stays_frozen_and_pickles() -> None:
 def test_fields_left_out_take_their_defaults() -> None:
     """A transaction update without token or sequence number, as the class's defaults say."""
     build = record_builder(TransactionUpdated, "charger_id", "at", "tx_id")
-    assert build("CP1", AT, "7") == TransactionUpdated(charger_id="CP1", at=AT, tx_id="7")
+    cp = ChargerId("CP1")
+    assert build(cp, AT, "7") == TransactionUpdated(charger_id=cp, at=AT, tx_id="7")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
