@@ -434,6 +434,22 @@ def _remember_number(raw: str) -> Decimal:
     return number
 
 
+#: 2.0.1 finite non-zero floats already read, and their `Decimal`, for the reasons of
+#: `_NUMBERS` (a float's repr is a third of its value's cost). Only floats enter, so an
+#: integer never finds a float's Decimal (``230 == 230.0``, but they read as "230" and
+#: "230.0"); zeros stay out, as ``0.0 == -0.0`` but they read as "0.0" and "-0.0".
+_FLOATS: dict[float, Decimal] = {}
+
+
+def _remember_float(raw: float) -> Decimal:
+    number = Decimal(repr(raw))  # as parse_number: the shortest repr, 0.1 stays 0.1
+    if raw:
+        if len(_FLOATS) >= _NUMBERS_LIMIT:
+            _FLOATS.clear()
+        _FLOATS[raw] = number
+    return number
+
+
 #: The quick path's readings (measurand known, not from phases), built positionally by a
 #: `record_builder`: a reading per value is most of a MeterValues' translation.
 _quick_reading = record_builder(
@@ -515,6 +531,7 @@ def _quick_list_v201(
     """
     readings: list[Reading] = []
     clean = _CLEAN_V201
+    floats = _FLOATS
     build = _quick_reading
     for value in values:
         if type(value) is not dict or "signedMeterValue" in value:
@@ -549,7 +566,9 @@ def _quick_list_v201(
         if kind is int and -_EXACT_INTEGER < raw < _EXACT_INTEGER:
             number = Decimal(raw)
         elif kind is float and isfinite(raw):
-            number = Decimal(repr(raw))  # as parse_number: the shortest repr, 0.1 stays 0.1
+            number = floats.get(raw)
+            if number is None:
+                number = _remember_float(raw)
         else:
             return None
         if multiplier:

@@ -51,6 +51,7 @@ def forget() -> None:
         meter._CONVERSIONS,
         meter._READ_TIMESTAMPS,
         meter._NUMBERS,
+        meter._FLOATS,
     ):
         table.clear()
 
@@ -510,3 +511,35 @@ def test_a_receive_time_in_another_zone_is_the_same_instant() -> None:
             got = from_v16_meter_values(message, received_at=local)
             assert got == from_v16_meter_values(message, received_at=RECEIVED)
             assert got.samples[0].at.tzinfo is UTC
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [230.0, 230, 230.0, 230],
+        [0.0, -0.0, 0.0, -0.0],
+        [0.1, 0.1, 1e-7, 1e-7],
+        [1.5e300, 1.5e300],
+    ],
+)
+def test_a_remembered_float_is_read_back_as_its_own_text(values: list[Any]) -> None:
+    """Equal numbers of another type or sign ("230" and "230.0", "0.0" and "-0.0") stay apart."""
+    forget()
+    for value in values:
+        sv = {"measurand": "Voltage", "unitOfMeasure": {"unit": "V"}, "value": value}
+        message = [{"timestamp": STAMP, "sampledValue": [sv]}]
+        reading = from_v201_meter_values(message, received_at=RECEIVED).samples[0].readings[0]
+        assert str(reading.value) == str(meter.parse_number(value))
+
+
+def test_remembered_floats_stay_bounded() -> None:
+    """Ever new float values do not grow the memory of floats past its limit."""
+    forget()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(meter, "_NUMBERS_LIMIT", 8)
+        for tenths in range(2301, 2331):
+            sv = {"measurand": "Voltage", "unitOfMeasure": {"unit": "V"}, "value": tenths / 10}
+            message = [{"timestamp": STAMP, "sampledValue": [sv]}]
+            parse = from_v201_meter_values(message, received_at=RECEIVED)
+            assert parse.samples[0].readings[0].value == Decimal(tenths) / 10
+            assert len(meter._FLOATS) <= 8
