@@ -566,9 +566,8 @@ def _quick_list_v201(
         if kind is int and -_EXACT_INTEGER < raw < _EXACT_INTEGER:
             number = Decimal(raw)
         elif kind is float and isfinite(raw):
-            number = floats.get(raw)
-            if number is None:
-                number = _remember_float(raw)
+            known = floats.get(raw)
+            number = _remember_float(raw) if known is None else known
         else:
             return None
         if multiplier:
