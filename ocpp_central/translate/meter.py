@@ -32,17 +32,21 @@ from gateway.domain.meter import (
     ReadingContext,
     SignedReading,
 )
+from ocpp_central.translate.common import record_builder
 
 __all__ = [
     "EARLIEST_PLAUSIBLE",
     "FUTURE_TOLERANCE",
     "BadNumberError",
     "MeterParse",
+    "SamplesAndProblems",
     "from_v16_meter_values",
     "from_v201_meter_values",
     "parse_decimal",
     "parse_number",
     "parse_timestamp",
+    "v16_samples",
+    "v201_samples",
 ]
 
 EARLIEST_PLAUSIBLE = datetime(2010, 1, 1, tzinfo=UTC)
@@ -159,22 +163,30 @@ _WITHOUT_OFFSET: _Fault = (
 )
 
 
+_Stamp = tuple[datetime, datetime, _Fault | None]
+
+
 def _timestamp(text: object, received_at: datetime) -> tuple[datetime, _Fault | None]:
     """`parse_timestamp` without the problem record, which only a fault needs (and a path)."""
-    if received_at.tzinfo is None:
-        raise ValueError("received_at must be timezone-aware")
-    received_utc = received_at.astimezone(UTC)
-    parsed = _parse_rfc3339(text) if isinstance(text, str) else None
-    if parsed is None:
+    received_utc = _utc(received_at)
+    stamp = _read_timestamp(text) if isinstance(text, str) else None
+    if stamp is None:
         return received_utc, _NOT_RFC3339
-    at, has_offset = parsed
-    if at < EARLIEST_PLAUSIBLE:
+    at, not_before, fault = stamp
+    if fault is _TOO_OLD:
         return received_utc, _TOO_OLD
-    if at > received_utc + FUTURE_TOLERANCE:
+    if not_before > received_utc:
         return received_utc, _IN_FUTURE
-    if not has_offset:
-        return at, _WITHOUT_OFFSET
-    return at, None
+    return at, fault
+
+
+def _utc(received_at: datetime) -> datetime:
+    tz = received_at.tzinfo
+    if tz is UTC:  # the gateway's clock: no conversion to make
+        return received_at
+    if tz is None:
+        raise ValueError("received_at must be timezone-aware")
+    return received_at.astimezone(UTC)
 
 
 def from_v16_meter_values(
@@ -186,7 +198,8 @@ def from_v16_meter_values(
     values become `SignedReading`s, kept verbatim and not read as numbers. ``field`` names
     the list in problem paths.
     """
-    return _translate(items, received_at=received_at, field=field, sampled=_v16_sampled)
+    samples, problems = v16_samples(items, received_at=received_at, field=field)
+    return _new_parse(samples=samples, problems=problems)
 
 
 def from_v201_meter_values(
@@ -197,6 +210,33 @@ def from_v201_meter_values(
     ``value`` is a JSON number; ``unitOfMeasure.multiplier`` (a power of ten) is applied;
     a ``signedMeterValue`` becomes a `SignedReading` next to the numeric `Reading`.
     """
+    samples, problems = v201_samples(items, received_at=received_at, field=field)
+    return _new_parse(samples=samples, problems=problems)
+
+
+SamplesAndProblems = tuple[tuple[MeterSample, ...], tuple[MeterProblem, ...]]
+
+
+def v16_samples(
+    items: Sequence[Mapping[str, Any]], *, received_at: datetime, field: str = "meterValue"
+) -> SamplesAndProblems:
+    """`from_v16_meter_values` as a (samples, problems) pair, for the event translators.
+
+    They unpack the parse at once, and a record for it costs a tenth of a MeterValues.
+    """
+    samples = _quick_samples(items, received_at, _quick_list_v16)
+    if samples is not None:
+        return samples, ()
+    return _translate(items, received_at=received_at, field=field, sampled=_v16_sampled)
+
+
+def v201_samples(
+    items: Sequence[Mapping[str, Any]], *, received_at: datetime, field: str = "meterValue"
+) -> SamplesAndProblems:
+    """`from_v201_meter_values` as a (samples, problems) pair, as `v16_samples` gives it."""
+    samples = _quick_samples(items, received_at, _quick_list_v201)
+    if samples is not None:
+        return samples, ()
     return _translate(items, received_at=received_at, field=field, sampled=_v201_sampled)
 
 
@@ -222,7 +262,7 @@ def _translate(
     received_at: datetime,
     field: str,
     sampled: _SampledParser,
-) -> MeterParse:
+) -> SamplesAndProblems:
     problems: list[MeterProblem] = []
     samples: list[MeterSample] = []
     entries: Sequence[object] = items
@@ -236,7 +276,7 @@ def _translate(
         sample = _sample(item, field, i, received_at, sampled, quick, quick_list, problems)
         if sample is not None:
             samples.append(sample)
-    return _new_parse(samples=tuple(samples), problems=tuple(problems))
+    return tuple(samples), tuple(problems)
 
 
 def _sample(
@@ -295,6 +335,38 @@ def _sample(
     )
 
 
+def _quick_samples(
+    items: Sequence[object], received_at: datetime, quick_list: _QuickListReader
+) -> tuple[MeterSample, ...] | None:
+    """The samples of a list without a single problem, read quickly; ``None``: read it in full.
+
+    Nearly every message is such a list: objects with a trusted timestamp and values like
+    clean ones before. One loop and no problem list to keep, where `_translate` takes two
+    calls per item. A list this gives up on is read again by `_translate` from its start,
+    so what a message yields never depends on where the quick read stopped.
+    """
+    received_utc = _utc(received_at)
+    samples: list[MeterSample] = []
+    for item in items:
+        if type(item) is not dict:
+            return None
+        text = item.get("timestamp")
+        if type(text) is not str:
+            return None
+        stamp = _read_timestamp(text)
+        if stamp is None:
+            return None
+        at, not_before, fault = stamp
+        values = item.get("sampledValue")
+        if fault is not None or not_before > received_utc or type(values) is not list or not values:
+            return None
+        readings = quick_list(values, at)
+        if readings is None:
+            return None
+        samples.append(_quick_sample(at, tuple(readings)))
+    return tuple(samples)
+
+
 def _is_object(value: object) -> TypeGuard[Mapping[str, Any]]:
     # Decoded JSON objects are dicts: skip the slower abstract-class check for them.
     return type(value) is dict or isinstance(value, Mapping)
@@ -346,6 +418,45 @@ _CLEAN_LIMIT = 4096  # combinations remembered per version; real chargers use a 
 _EXACT_INTEGER = 10**28
 _NO_UNIT: Mapping[str, Any] = {}
 
+#: 1.6 value texts already read as plain decimals of at most `_EXACT_LENGTH` characters,
+#: and their `Decimal`: a voltage, a current or an idle charger's zero power repeats from
+#: message to message, and a hit also skips the text's check. `Decimal` is immutable and
+#: ``Decimal(text)`` depends on the text alone, so a shared one is the same value.
+#: Bounded: cleared when full (ever-growing energy registers never repeat).
+_NUMBERS: dict[str, Decimal] = {}
+_NUMBERS_LIMIT = 4096
+
+
+def _remember_number(raw: str) -> Decimal:
+    if len(_NUMBERS) >= _NUMBERS_LIMIT:
+        _NUMBERS.clear()
+    number = _NUMBERS[raw] = Decimal(raw)
+    return number
+
+
+#: 2.0.1 finite non-zero floats already read, and their `Decimal`, for the reasons of
+#: `_NUMBERS` (a float's repr is a third of its value's cost). Only floats enter, so an
+#: integer never finds a float's Decimal (``230 == 230.0``, but they read as "230" and
+#: "230.0"); zeros stay out, as ``0.0 == -0.0`` but they read as "0.0" and "-0.0".
+_FLOATS: dict[float, Decimal] = {}
+
+
+def _remember_float(raw: float) -> Decimal:
+    number = Decimal(repr(raw))  # as parse_number: the shortest repr, 0.1 stays 0.1
+    if raw:
+        if len(_FLOATS) >= _NUMBERS_LIMIT:
+            _FLOATS.clear()
+        _FLOATS[raw] = number
+    return number
+
+
+#: The quick path's readings (measurand known, not from phases), built positionally by a
+#: `record_builder`: a reading per value is most of a MeterValues' translation.
+_quick_reading = record_builder(
+    Reading, "measurand", "value", "unit", "at", "context", "location", "phase"
+)
+_quick_sample = record_builder(MeterSample, "at", "readings")
+
 
 def _quick_v16(value: dict[str, Any], at: datetime) -> Reading | None:
     """The usual 1.6 value, read as the general path reads it; ``None``: read it in full."""
@@ -371,6 +482,8 @@ def _quick_list_v16(
     readings: list[Reading] = []
     clean = _CLEAN_V16
     plain = _PLAIN_DECIMAL
+    numbers = _NUMBERS
+    build = _quick_reading
     for value in values:
         if type(value) is not dict:
             return None
@@ -389,30 +502,23 @@ def _quick_list_v16(
         except TypeError:  # a list or an object where a name belongs
             return None
         raw: Any = get("value")
-        if (
-            reader is None
-            or type(raw) is not str
-            or len(raw) > _EXACT_LENGTH
-            or not ((raw.isdigit() and raw.isascii()) or plain(raw) is not None)
-        ):
+        if reader is None or type(raw) is not str:
             return None
+        number = numbers.get(raw)
+        if number is None:
+            if len(raw) > _EXACT_LENGTH or not (
+                (raw.isdigit() and raw.isascii()) or plain(raw) is not None
+            ):
+                return None
+            number = _remember_number(raw)
         measurand, context, location, phase, convert, unit, register = reader
         if phase is not None and not phased:
             return None
-        number = Decimal(raw) if convert is None else convert(Decimal(raw))
+        if convert is not None:
+            number = convert(number)
         if register and number < 0:
             return None
-        readings.append(
-            _new_reading(
-                measurand=measurand,
-                value=number,
-                unit=unit,
-                at=at,
-                context=context,
-                location=location,
-                phase=phase,
-            )
-        )
+        readings.append(build(measurand, number, unit, at, context, location, phase))
     return readings
 
 
@@ -425,6 +531,8 @@ def _quick_list_v201(
     """
     readings: list[Reading] = []
     clean = _CLEAN_V201
+    floats = _FLOATS
+    build = _quick_reading
     for value in values:
         if type(value) is not dict or "signedMeterValue" in value:
             return None
@@ -458,7 +566,8 @@ def _quick_list_v201(
         if kind is int and -_EXACT_INTEGER < raw < _EXACT_INTEGER:
             number = Decimal(raw)
         elif kind is float and isfinite(raw):
-            number = Decimal(repr(raw))  # as parse_number: the shortest repr, 0.1 stays 0.1
+            known = floats.get(raw)
+            number = _remember_float(raw) if known is None else known
         else:
             return None
         if multiplier:
@@ -467,17 +576,7 @@ def _quick_list_v201(
             number = convert(number)
         if register and number < 0:
             return None
-        readings.append(
-            _new_reading(
-                measurand=measurand,
-                value=number,
-                unit=unit,
-                at=at,
-                context=context,
-                location=location,
-                phase=phase,
-            )
-        )
+        readings.append(build(measurand, number, unit, at, context, location, phase))
     return readings
 
 
@@ -1066,22 +1165,36 @@ def _as_json(raw: object) -> str:
 #: with one timestamp and many chargers send the same second, so most texts repeat; the
 #: parse is a pure function of the text. Bounded: cleared when full, and long texts
 #: (nothing RFC 3339 is longer than ~40 characters) are never kept.
-_READ_TIMESTAMPS: dict[str, tuple[datetime, bool] | None] = {}
+_READ_TIMESTAMPS: dict[str, _Stamp | None] = {}
 _READ_TIMESTAMPS_LIMIT = 1024
 _CACHED_TIMESTAMP_LENGTH = 64
 
 
-def _parse_rfc3339(text: str) -> tuple[datetime, bool] | None:
+def _read_timestamp(text: str) -> _Stamp | None:
+    """What a timestamp text says regardless of when it arrived; ``None``: not RFC 3339.
+
+    (UTC time, that time less `FUTURE_TOLERANCE`, the fault of the text itself): a receive
+    time before the second is a timestamp in the future, a comparison per message rather
+    than an addition and a comparison. A text before `EARLIEST_PLAUSIBLE` has the fault
+    `_TOO_OLD`, and its own time in place of the second (which could underflow).
+    """
     try:
         return _READ_TIMESTAMPS[text]
     except KeyError:
         pass
     parsed = _read_rfc3339(text)
+    stamp: _Stamp | None = None
+    if parsed is not None:
+        at, has_offset = parsed
+        if at < EARLIEST_PLAUSIBLE:
+            stamp = (at, at, _TOO_OLD)
+        else:
+            stamp = (at, at - FUTURE_TOLERANCE, None if has_offset else _WITHOUT_OFFSET)
     if len(text) <= _CACHED_TIMESTAMP_LENGTH:
         if len(_READ_TIMESTAMPS) >= _READ_TIMESTAMPS_LIMIT:
             _READ_TIMESTAMPS.clear()
-        _READ_TIMESTAMPS[text] = parsed
-    return parsed
+        _READ_TIMESTAMPS[text] = stamp
+    return stamp
 
 
 def _read_rfc3339(text: str) -> tuple[datetime, bool] | None:

@@ -21,8 +21,8 @@ from gateway.domain.transactions import (
     TransactionStopped,
     TransactionUpdated,
 )
-from ocpp_central.translate.common import ocpp_datetime, optional_datetime
-from ocpp_central.translate.meter import from_v16_meter_values, parse_timestamp
+from ocpp_central.translate.common import ocpp_datetime, optional_datetime, record_builder
+from ocpp_central.translate.meter import parse_timestamp, v16_samples
 
 #: OCPP 1.6 ChargePointStatus -> the gateway's connector status (DESIGN.md §3).
 STATUS: Mapping[str, ConnectorStatus] = {
@@ -72,11 +72,19 @@ def to_heartbeat_reply(now: datetime) -> dict[str, Any]:
     return {"currentTime": ocpp_datetime(now)}
 
 
-#: The events, built faster than by the classes' own __init__ (see `constructor`):
-#: MeterValues and StatusNotification are most of what chargers send.
-_new_status = constructor(ConnectorStatusReported)
-_new_updated = constructor(TransactionUpdated)
-_new_reported = constructor(MeterValuesReported)
+#: The events, built faster than by the classes' own __init__ (see `constructor`); those
+#: of MeterValues and StatusNotification, most of what chargers send, positionally
+#: (see `record_builder`).
+_status = record_builder(
+    ConnectorStatusReported,
+    *("charger_id", "at", "connector", "status", "error_code", "info", "reported_at"),
+)
+_updated = record_builder(
+    TransactionUpdated, "charger_id", "at", "tx_id", "connector", "samples", "problems"
+)
+_reported = record_builder(
+    MeterValuesReported, "charger_id", "at", "connector", "samples", "problems"
+)
 _new_started = constructor(TransactionStarted)
 _new_stopped = constructor(TransactionStopped)
 
@@ -87,14 +95,14 @@ def from_status_notification(
     """Connector 0 is the charge point itself (OCPP 1.6 §4.9); it becomes a station report."""
     connector_id = int(payload["connectorId"])
     error_code = payload.get("errorCode")
-    return _new_status(
-        charger_id=charger_id,
-        at=at,
-        connector=None if connector_id == 0 else _connector(connector_id),
-        status=STATUS[payload["status"]],
-        error_code=None if error_code in (None, "NoError") else error_code,
-        info=payload.get("info"),
-        reported_at=optional_datetime(payload.get("timestamp")),
+    return _status(
+        charger_id,
+        at,
+        None if connector_id == 0 else _connector(connector_id),
+        STATUS[payload["status"]],
+        None if error_code in (None, "NoError") else error_code,
+        payload.get("info"),
+        optional_datetime(payload.get("timestamp")),
     )
 
 
@@ -159,11 +167,12 @@ def from_stop_transaction(
     charger_id: ChargerId, payload: Mapping[str, Any], *, at: datetime
 ) -> TransactionStopped:
     stopped_at, problem = parse_timestamp(payload["timestamp"], received_at=at)
-    parsed = from_v16_meter_values(
+    samples, problems = v16_samples(
         payload.get("transactionData") or (), received_at=at, field="transactionData"
     )
     id_tag = payload.get("idTag")
-    problems = parsed.problems if problem is None else (problem, *parsed.problems)
+    if problem is not None:
+        problems = (problem, *problems)
     return _new_stopped(
         charger_id=charger_id,
         at=at,
@@ -172,7 +181,7 @@ def from_stop_transaction(
         meter_stop_wh=Decimal(int(payload["meterStop"])),
         reason=payload.get("reason") or "Local",
         token=None if id_tag is None else token(id_tag),
-        samples=parsed.samples,
+        samples=samples,
         problems=problems,
         clock_suspect=problem is not None and stopped_at == at,
     )
@@ -181,23 +190,10 @@ def from_stop_transaction(
 def from_meter_values(
     charger_id: ChargerId, payload: Mapping[str, Any], *, at: datetime
 ) -> TransactionUpdated | MeterValuesReported:
-    parsed = from_v16_meter_values(payload.get("meterValue") or (), received_at=at)
+    samples, problems = v16_samples(payload.get("meterValue") or (), received_at=at)
     connector_id = int(payload["connectorId"])
     connector = None if connector_id == 0 else _connector(connector_id)
     tx_id = payload.get("transactionId")
     if tx_id is None:
-        return _new_reported(
-            charger_id=charger_id,
-            at=at,
-            connector=connector,
-            samples=parsed.samples,
-            problems=parsed.problems,
-        )
-    return _new_updated(
-        charger_id=charger_id,
-        at=at,
-        tx_id=str(tx_id),
-        connector=connector,
-        samples=parsed.samples,
-        problems=parsed.problems,
-    )
+        return _reported(charger_id, at, connector, samples, problems)
+    return _updated(charger_id, at, str(tx_id), connector, samples, problems)

@@ -26,8 +26,8 @@ from gateway.domain.transactions import (
     TransactionStopped,
     TransactionUpdated,
 )
-from ocpp_central.translate.common import ocpp_datetime, optional_datetime
-from ocpp_central.translate.meter import from_v201_meter_values, parse_timestamp
+from ocpp_central.translate.common import ocpp_datetime, optional_datetime, record_builder
+from ocpp_central.translate.meter import parse_timestamp, v201_samples
 
 #: OCPP 2.0.1 ConnectorStatusEnumType -> the gateway's connector status (DESIGN.md §3).
 STATUS: Mapping[str, ConnectorStatus] = {
@@ -62,13 +62,21 @@ def to_heartbeat_reply(now: datetime) -> dict[str, Any]:
     return {"currentTime": ocpp_datetime(now)}
 
 
-#: The events, built faster than by the classes' own __init__ (see `constructor`):
-#: TransactionEvent and StatusNotification are most of what chargers send.
-_new_status = constructor(ConnectorStatusReported)
+#: The events, built faster than by the classes' own __init__ (see `constructor`); those
+#: of TransactionEvent Updated, MeterValues and StatusNotification, most of what chargers
+#: send, positionally (see `record_builder`).
 _new_started = constructor(TransactionStarted)
-_new_updated = constructor(TransactionUpdated)
 _new_stopped = constructor(TransactionStopped)
-_new_reported = constructor(MeterValuesReported)
+_status = record_builder(
+    ConnectorStatusReported, "charger_id", "at", "connector", "status", "reported_at"
+)
+_updated = record_builder(
+    TransactionUpdated,
+    *("charger_id", "at", "tx_id", "connector", "token", "seq_no", "samples", "problems"),
+)
+_reported = record_builder(
+    MeterValuesReported, "charger_id", "at", "connector", "samples", "problems"
+)
 
 
 def from_status_notification(
@@ -76,12 +84,12 @@ def from_status_notification(
 ) -> ConnectorStatusReported:
     """EVSE id 0 addresses the station as a whole; it becomes a station report."""
     evse_id = int(payload["evseId"])
-    return _new_status(
-        charger_id=charger_id,
-        at=at,
-        connector=None if evse_id == 0 else _connector_ref(evse_id, int(payload["connectorId"])),
-        status=STATUS[payload["connectorStatus"]],
-        reported_at=optional_datetime(payload.get("timestamp")),
+    return _status(
+        charger_id,
+        at,
+        None if evse_id == 0 else _connector_ref(evse_id, int(payload["connectorId"])),
+        STATUS[payload["connectorStatus"]],
+        optional_datetime(payload.get("timestamp")),
     )
 
 
@@ -151,8 +159,9 @@ def from_transaction_event(
     """TransactionEvent Started / Updated / Ended, keyed by (charger, transactionId, seqNo)."""
     info = payload["transactionInfo"]
     when, problem = parse_timestamp(payload["timestamp"], received_at=at)
-    parsed = from_v201_meter_values(payload.get("meterValue") or (), received_at=at)
-    problems = parsed.problems if problem is None else (problem, *parsed.problems)
+    samples, problems = v201_samples(payload.get("meterValue") or (), received_at=at)
+    if problem is not None:
+        problems = (problem, *problems)
     suspect = problem is not None and when == at
     tx_id = str(info["transactionId"])
     connector = _connector(payload.get("evse"))
@@ -167,7 +176,7 @@ def from_transaction_event(
                 connector=connector,
                 token=token_,
                 seq_no=seq_no,
-                samples=parsed.samples,
+                samples=samples,
                 problems=problems,
                 started_at=when,
                 remote_start_id=info.get("remoteStartId"),
@@ -182,38 +191,24 @@ def from_transaction_event(
                 connector=connector,
                 token=token_,
                 seq_no=seq_no,
-                samples=parsed.samples,
+                samples=samples,
                 problems=problems,
                 stopped_at=when,
                 reason=info.get("stoppedReason"),
                 clock_suspect=suspect,
             )
         case _:
-            return _new_updated(
-                charger_id=charger_id,
-                at=at,
-                tx_id=tx_id,
-                connector=connector,
-                token=token_,
-                seq_no=seq_no,
-                samples=parsed.samples,
-                problems=problems,
-            )
+            return _updated(charger_id, at, tx_id, connector, token_, seq_no, samples, problems)
 
 
 def from_meter_values(
     charger_id: ChargerId, payload: Mapping[str, Any], *, at: datetime
 ) -> MeterValuesReported:
     """2.0.1 MeterValues carry no transaction: transaction data comes in TransactionEvent."""
-    parsed = from_v201_meter_values(payload.get("meterValue") or (), received_at=at)
+    samples, problems = v201_samples(payload.get("meterValue") or (), received_at=at)
     evse_id = int(payload["evseId"])
-    return _new_reported(
-        charger_id=charger_id,
-        at=at,
-        connector=None if evse_id == 0 else _connector_ref(evse_id, 0),
-        samples=parsed.samples,
-        problems=parsed.problems,
-    )
+    connector = None if evse_id == 0 else _connector_ref(evse_id, 0)
+    return _reported(charger_id, at, connector, samples, problems)
 
 
 def limit_changed(payload: Mapping[str, Any]) -> LimitChanged:

@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
+from gateway.domain.events import ConnectorStatusReported
 from gateway.domain.ids import ChargerId
+from gateway.domain.status import ConnectorStatus
 from gateway.domain.topology import ConnectorRef
 from gateway.domain.transactions import (
     AuthToken,
@@ -83,3 +85,59 @@ def test_v201_transaction_events_are_the_events_their_classes_build(
     assert v201.from_meter_values(CP, meter, at=AT) == MeterValuesReported(
         charger_id=CP, at=AT, connector=ConnectorRef(evse=evse, connector=0), samples=samples
     )
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        (
+            {"connectorId": 0, "errorCode": "NoError", "status": "Available"},
+            ConnectorStatusReported(
+                charger_id=CP, at=AT, connector=None, status=ConnectorStatus.AVAILABLE
+            ),
+        ),
+        (
+            {
+                "connectorId": 2,
+                "errorCode": "GroundFailure",
+                "status": "Faulted",
+                "info": "RCD tripped",
+                "timestamp": STAMP,
+            },
+            ConnectorStatusReported(
+                charger_id=CP,
+                at=AT,
+                connector=ConnectorRef(evse=None, connector=2),
+                status=ConnectorStatus.FAULTED,
+                error_code="GroundFailure",
+                info="RCD tripped",
+                reported_at=WHEN,
+            ),
+        ),
+    ],
+)
+def test_a_v16_status_is_the_event_its_class_builds(
+    payload: dict[str, Any], expected: ConnectorStatusReported
+) -> None:
+    """The station or a connector, error code, info and the charger's own time."""
+    got = v16.from_status_notification(CP, payload, at=AT)
+    assert got == expected
+    assert repr(got) == repr(expected)
+
+
+@pytest.mark.parametrize("stamp", [None, STAMP])
+def test_a_v201_status_is_the_event_its_class_builds(stamp: str | None) -> None:
+    """With or without the charger's own time; no error code or info in 2.0.1."""
+    payload: dict[str, Any] = {"evseId": 1, "connectorId": 1, "connectorStatus": "Occupied"}
+    if stamp is not None:
+        payload["timestamp"] = stamp
+    got = v201.from_status_notification(CP, payload, at=AT)
+    expected = ConnectorStatusReported(
+        charger_id=CP,
+        at=AT,
+        connector=ConnectorRef(evse=1, connector=1),
+        status=ConnectorStatus.OCCUPIED,
+        reported_at=None if stamp is None else WHEN,
+    )
+    assert got == expected
+    assert repr(got) == repr(expected)

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from hypothesis import given, strategies as st
 
-from gateway.domain.meter import Measurand, MeterProblemCode, Reading
+from gateway.domain.meter import (
+    Measurand,
+    MeterLocation,
+    MeterProblemCode,
+    Reading,
+    ReadingContext,
+)
 from ocpp_central.translate import meter
 from ocpp_central.translate.meter import (
     MeterParse,
@@ -44,6 +50,8 @@ def forget() -> None:
         meter._CLEAN_ATTRIBUTES,
         meter._CONVERSIONS,
         meter._READ_TIMESTAMPS,
+        meter._NUMBERS,
+        meter._FLOATS,
     ):
         table.clear()
 
@@ -345,3 +353,193 @@ def test_one_value_off_the_quick_path_sends_the_whole_list_the_general_way(
     forget()
     translate([{"timestamp": STAMP, "sampledValue": [known]}], received_at=RECEIVED)
     assert_same_as_general(translate, [{"timestamp": STAMP, "sampledValue": [known, odd, known]}])
+
+
+def test_a_remembered_number_text_keeps_its_own_exponent() -> None:
+    """ "12.50" and "12.5" are equal numbers but distinct texts: each reads back as sent."""
+    forget()
+    for text in ("12.50", "12.5", "12.50", "12.5"):
+        sv = {"measurand": "Voltage", "unit": "V", "value": text}
+        parse = from_v16_meter_values(
+            [{"timestamp": STAMP, "sampledValue": [sv]}], received_at=RECEIVED
+        )
+        assert str(parse.samples[0].readings[0].value) == text
+
+
+def test_a_remembered_negative_number_is_still_refused_for_a_register() -> None:
+    """A "-1" read cleanly as a voltage is no excuse for a negative energy register."""
+    forget()
+    voltage = {"measurand": "Voltage", "unit": "V", "value": "-1"}
+    energy = {**ENERGY_16, "value": "-1"}
+    for _ in range(2):
+        from_v16_meter_values(
+            [{"timestamp": STAMP, "sampledValue": [voltage]}], received_at=RECEIVED
+        )
+        got = from_v16_meter_values(
+            [{"timestamp": STAMP, "sampledValue": [energy]}], received_at=RECEIVED
+        )
+        assert [p.code for p in got.problems] == [MeterProblemCode.NEGATIVE_REGISTER]
+        assert got.samples == ()
+
+
+def test_remembered_numbers_stay_bounded() -> None:
+    """Ever-growing registers do not grow the memory of number texts past its limit."""
+    forget()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(meter, "_NUMBERS_LIMIT", 8)
+        for wh in range(100, 130):
+            sv = {**ENERGY_16, "value": str(wh)}
+            parse = from_v16_meter_values(
+                [{"timestamp": STAMP, "sampledValue": [sv]}], received_at=RECEIVED
+            )
+            assert parse.samples[0].readings[0].value == wh
+            assert len(meter._NUMBERS) <= 8
+
+
+@given(
+    st.sampled_from(Measurand),
+    st.decimals(allow_nan=False),
+    st.sampled_from(["Wh", "V", ""]),
+    st.datetimes(timezones=st.just(UTC)),
+    st.sampled_from(ReadingContext),
+    st.sampled_from(MeterLocation),
+    st.sampled_from([None, "L1", "L2-N"]),
+)
+def test_the_quick_reading_builder_builds_what_the_class_builds(
+    measurand: Measurand,
+    value: Decimal,
+    unit: str,
+    at: datetime,
+    context: ReadingContext,
+    location: MeterLocation,
+    phase: str | None,
+) -> None:
+    """Every field, the defaults included, as ``Reading(...)`` sets them."""
+    built = meter._quick_reading(measurand, value, unit, at, context, location, phase)
+    expected = Reading(
+        measurand=measurand,
+        value=value,
+        unit=unit,
+        at=at,
+        context=context,
+        location=location,
+        phase=phase,
+    )
+    assert type(built) is Reading
+    assert built == expected
+    assert repr(built) == repr(expected)
+
+
+stamps = st.sampled_from(
+    [
+        STAMP,
+        "2025-03-01T14:00:00+02:00",
+        "2025-03-01T12:00:00",
+        "2025-03-01T12:10:30Z",
+        "2025-03-01T12:10:30.000001Z",
+        "2025-03-01T13:00:00Z",
+        "1970-01-01T00:00:00Z",
+        "0001-01-01T00:00:00Z",
+        "garbage",
+        1234,
+        None,
+    ]
+)
+clean_v16 = st.sampled_from(
+    [
+        {**ENERGY_16, "context": "Sample.Periodic", "value": "1234.5"},
+        {"measurand": "Voltage", "unit": "V", "value": "230.1"},
+        {"measurand": "Current.Import", "unit": "A", "value": "16"},
+    ]
+)
+items_v16 = st.one_of(
+    st.builds(
+        lambda stamp, values: {
+            **({} if stamp is None else {"timestamp": stamp}),
+            **({} if values is None else {"sampledValue": values}),
+        },
+        stamps,
+        st.one_of(st.none(), st.lists(clean_v16, max_size=3)),
+    ),
+    st.sampled_from(["not an object", 7, ["a list"]]),
+)
+
+
+@given(st.lists(items_v16, max_size=3))
+def test_a_whole_message_reads_the_same_on_the_quick_path(items: list[Any]) -> None:
+    """Timestamps trusted or not, items malformed or empty: the message reads as in full."""
+    assert_same_as_general(from_v16_meter_values, items)
+
+
+@pytest.mark.parametrize(
+    ("stamp", "in_future"),
+    [("2025-03-01T12:10:30Z", False), ("2025-03-01T12:10:30.000001Z", True)],
+)
+def test_the_future_tolerance_ends_exactly_ten_minutes_after_receipt(
+    stamp: str, in_future: bool
+) -> None:
+    """Up to the microsecond, cold or remembered, on the quick path or in full."""
+    forget()
+    sv = {**ENERGY_16, "value": "5"}
+    for _ in range(2):
+        parse = from_v16_meter_values(
+            [{"timestamp": stamp, "sampledValue": [sv]}], received_at=RECEIVED
+        )
+        codes = [p.code for p in parse.problems]
+        assert codes == ([MeterProblemCode.TIMESTAMP_IN_FUTURE] if in_future else [])
+        assert parse.samples[0].clock_suspect is in_future
+
+
+def test_a_remembered_message_timestamp_is_judged_against_each_receive_time() -> None:
+    """A meterValue trusted when it arrived late is distrusted when it arrives early."""
+    forget()
+    message = [{"timestamp": "2025-03-01T13:00:00Z", "sampledValue": [{**ENERGY_16, "value": "5"}]}]
+    late = from_v16_meter_values(message, received_at=RECEIVED + timedelta(hours=2))
+    assert late.problems == ()
+    early = from_v16_meter_values(message, received_at=RECEIVED)
+    assert [p.code for p in early.problems] == [MeterProblemCode.TIMESTAMP_IN_FUTURE]
+    assert early.samples[0].at == RECEIVED
+
+
+def test_a_receive_time_in_another_zone_is_the_same_instant() -> None:
+    """Faults replace the time by the receive time in UTC, whatever zone it came in."""
+    forget()
+    local = RECEIVED.astimezone(timezone(timedelta(hours=2)))
+    for text in ("garbage", "2025-03-01T12:00:00Z"):
+        message = [{"timestamp": text, "sampledValue": [{**ENERGY_16, "value": "5"}]}]
+        for _ in range(2):
+            got = from_v16_meter_values(message, received_at=local)
+            assert got == from_v16_meter_values(message, received_at=RECEIVED)
+            assert got.samples[0].at.tzinfo is UTC
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [230.0, 230, 230.0, 230],
+        [0.0, -0.0, 0.0, -0.0],
+        [0.1, 0.1, 1e-7, 1e-7],
+        [1.5e300, 1.5e300],
+    ],
+)
+def test_a_remembered_float_is_read_back_as_its_own_text(values: list[Any]) -> None:
+    """Equal numbers of another type or sign ("230" and "230.0", "0.0" and "-0.0") stay apart."""
+    forget()
+    for value in values:
+        sv = {"measurand": "Voltage", "unitOfMeasure": {"unit": "V"}, "value": value}
+        message = [{"timestamp": STAMP, "sampledValue": [sv]}]
+        reading = from_v201_meter_values(message, received_at=RECEIVED).samples[0].readings[0]
+        assert str(reading.value) == str(meter.parse_number(value))
+
+
+def test_remembered_floats_stay_bounded() -> None:
+    """Ever new float values do not grow the memory of floats past its limit."""
+    forget()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(meter, "_NUMBERS_LIMIT", 8)
+        for tenths in range(2301, 2331):
+            sv = {"measurand": "Voltage", "unitOfMeasure": {"unit": "V"}, "value": tenths / 10}
+            message = [{"timestamp": STAMP, "sampledValue": [sv]}]
+            parse = from_v201_meter_values(message, received_at=RECEIVED)
+            assert parse.samples[0].readings[0].value == Decimal(tenths) / 10
+            assert len(meter._FLOATS) <= 8
