@@ -29,6 +29,7 @@ from ocpi_bridge.translate.delivery import (
     cdr_of,
     choose_claim,
     credit_cdr,
+    evse_index,
     seal_site,
     sealed_site,
     token_doc,
@@ -54,6 +55,7 @@ class OcpiSealer:
         # on where the transaction started: building one per start is most of sealing, so
         # each is kept by EVSE and connector. Unless a tariff's time is missing from
         # ``configured_at``: then the document carries the start's time and is not kept.
+        self._evses = evse_index(settings)
         dated = all(f"tariff:{t.id}" in configured_at for t in settings.tariffs)
         self._sites: dict[tuple[EvseUid | None, ConnectorRef | None], str] | None = (
             {} if dated else None
@@ -87,7 +89,9 @@ class OcpiSealer:
         key = (tx.evse_uid, tx.connector)
         if sites is not None and (known := sites.get(key)) is not None:
             return known, None
-        site, problem = seal_site(tx, self._settings, configured_at=self._configured_at)
+        site, problem = seal_site(
+            tx, self._settings, configured_at=self._configured_at, index=self._evses
+        )
         if sites is not None and site is not None:
             sites[key] = site
         return site, problem

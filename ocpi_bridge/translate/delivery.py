@@ -99,14 +99,35 @@ class SealedSite:
         )
 
 
-def seal_site(
-    tx: Transaction, settings: Settings, *, configured_at: Mapping[str, datetime]
-) -> tuple[str | None, str | None]:
-    """The site document of a starting transaction, or ``None`` and the reason."""
+EvseIndex = Mapping[str, tuple[LocationSettings, EvseSettings]]
+
+
+def evse_index(settings: Settings) -> dict[str, tuple[LocationSettings, EvseSettings]]:
+    """Each configured EVSE by its uid, with its Location (the first, were a uid repeated)."""
+    index: dict[str, tuple[LocationSettings, EvseSettings]] = {}
     for loc in settings.locations:
         for evse in loc.evses:
-            if tx.evse_uid is not None and evse.uid == tx.evse_uid:
-                return _site_doc(tx, settings, loc, evse, configured_at), None
+            index.setdefault(evse.uid, (loc, evse))
+    return index
+
+
+def seal_site(
+    tx: Transaction,
+    settings: Settings,
+    *,
+    configured_at: Mapping[str, datetime],
+    index: EvseIndex | None = None,
+) -> tuple[str | None, str | None]:
+    """The site document of a starting transaction, or ``None`` and the reason.
+
+    ``index`` is `evse_index(settings)`, made once by a caller sealing many starts: a site
+    of a thousand EVSEs would otherwise be searched EVSE by EVSE at each start.
+    """
+    if tx.evse_uid is not None:
+        found = (evse_index(settings) if index is None else index).get(tx.evse_uid)
+        if found is not None:
+            loc, evse = found
+            return _site_doc(tx, settings, loc, evse, configured_at), None
     where = "no EVSE" if tx.evse_uid is None else f"EVSE {tx.evse_uid}"
     return None, (
         f"transaction {tx.tx_id} on {where} of the configuration "

@@ -28,6 +28,7 @@ from ocpi_bridge.translate.delivery import (
     choose_tariff,
     credit_cdr,
     digest,
+    evse_index,
     evse_patch,
     is_older,
     object_url,
@@ -98,6 +99,26 @@ def test_a_seal_survives_the_configuration_changing_later():
         issued_at=at(121),
     )
     assert cdr.cdr_location.address == "Stationsplein 1"
+
+
+def test_a_start_sealed_through_the_evse_index_gets_the_same_document():
+    """Every configured EVSE seals the same with the index made once as without it."""
+    index = evse_index(SETTINGS)
+    uids = [evse.uid for loc in SETTINGS.locations for evse in loc.evses]
+    assert sorted(index) == sorted(uids)
+    for uid in [*uids, "GONE-1"]:
+        tx = a_transaction(evse_uid=EvseUid(uid))
+        with_index = seal_site(tx, SETTINGS, configured_at=CONFIGURED, index=index)
+        assert with_index == seal_site(tx, SETTINGS, configured_at=CONFIGURED)
+        assert (with_index[0] is None) == (uid == "GONE-1")
+
+
+def test_a_repeated_evse_uid_is_found_where_it_first_appears():
+    """The index keeps the first Location of a uid listed twice, as the search did."""
+    loc = SETTINGS.locations[0]
+    twin = loc.model_copy(update={"id": "LOC-TWIN"})
+    settings = SETTINGS.model_copy(update={"locations": (loc, twin)})
+    assert evse_index(settings)[loc.evses[0].uid][0].id == loc.id
 
 
 @pytest.mark.parametrize(
