@@ -139,3 +139,17 @@ def test_a_repeated_sequence_number_on_the_quick_path_changes_nothing() -> None:
 
     assert once.transactions["1"].seen_seq == {3}
     assert fold(once, meter, bindings=BINDINGS) == (once, ())
+
+
+@given(st.lists(_events(), max_size=30))
+def test_an_ended_transaction_is_always_reported_as_a_changed_record(
+    sequence: list[Inbound],
+) -> None:
+    """Listeners that look for ended transactions may skip effects that only add samples."""
+    state = ChargerState(charger_id=CP)
+    for event in sequence:
+        result = step(state, event, bindings=BINDINGS, now=T0)
+        for effect in result.effects:
+            if isinstance(effect, TransactionChanged) and effect.transaction.ended:
+                assert effect.record_changed
+        state = result.state
