@@ -460,7 +460,12 @@ class Gateway:
     def _on_effect(self, effect: Effect) -> None:
         """Count finished transactions; tell the pusher something was committed."""
         pusher = self.pusher
-        if isinstance(effect, TransactionChanged) and effect.transaction.ended:
+        # Most effects are a meter value's samples: an unchanged record has not ended.
+        if (
+            isinstance(effect, TransactionChanged)
+            and effect.record_changed
+            and effect.transaction.ended
+        ):
             self.metrics.transactions_completed.inc()
             sealer = self._sealer
             if pusher is not None and sealer is not None and sealer.billed(effect.transaction):

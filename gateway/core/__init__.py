@@ -63,6 +63,7 @@ class Step:
 
 
 _new_step = constructor(Step)  # faster than Step(...): one per event
+_new_recorded = constructor(SamplesRecorded)  # for every meter value outside a transaction
 
 
 def step(
@@ -92,17 +93,17 @@ def step(
             return Step(state, (note,))
         case MeterValuesReported():
             # Outside a transaction nothing is billed; the samples are for the operator.
-            recorded = SamplesRecorded(
+            recorded = _new_recorded(
                 charger_id=event.charger_id,
                 connector=event.connector,
                 samples=event.samples,
                 problems=event.problems,
             )
-            return Step(state, (recorded,))
+            return _new_step(state, (recorded,))
         case _:
             new, tx_effects = _apply(state, event), ()
     new, evse_effects = evse.republish(new, bindings, now=now)
-    return Step(new, tx_effects + evse_effects if evse_effects else tx_effects)
+    return _new_step(new, tx_effects + evse_effects if evse_effects else tx_effects)
 
 
 def _published(state: ChargerState, bindings: tuple[EvseBinding, ...]) -> bool:

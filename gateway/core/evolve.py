@@ -6,6 +6,13 @@ charger state for every meter value. `evolve` does one pass, for the frozen, slo
 records of `gateway.domain` that have no ``__post_init__`` (nothing to re-run on a copy).
 `constructor` builds such records as calling the class does, only faster, for the code
 that builds several per message (translators, the core).
+
+A frozen record refuses ``setattr``, so a new one is filled in another way. For a slotted
+record, that way is a plain twin class with the same slots: the new object is made as a
+twin, its fields are stored with ordinary attribute assignments (which the interpreter
+specialises to a direct slot store), and its ``__class__`` is then set to the record's
+class, which Python allows between classes of the same layout. That is about three times
+as fast as calling each slot's descriptor for a record of twenty fields.
 """
 
 from __future__ import annotations
@@ -63,9 +70,7 @@ def constructor(cls: type[T]) -> Callable[..., T]:
     lines = [
         f"def build({', '.join([*positional, '*', *keywords] if keywords else positional)}):",
         *(f"    if {n} is UNSET: {n} = FACTORY_{n}()" for n in factories),
-        "    new = NEW(CLS)",
-        *(f"    SET_{name}(new, {name})" for name in names),
-        "    return new",
+        *_filled(cls, {name: name for name in names}),
     ]
     build: Callable[..., T] = _compile(cls, names, lines, defaults)["build"]
     return build
@@ -87,12 +92,7 @@ def replacer(cls: type[T], *changed: str) -> Callable[..., T]:
         raise TypeError(f"{cls.__name__} has no field(s) {', '.join(sorted(unknown))}")
     lines = [
         f"def copy(record, {', '.join(changed)}):",
-        "    new = NEW(CLS)",
-        *(
-            f"    SET_{name}(new, {name if name in changed else f'record.{name}'})"
-            for name in names
-        ),
-        "    return new",
+        *_filled(cls, {name: name if name in changed else f"record.{name}" for name in names}),
     ]
     copy: Callable[..., T] = _compile(cls, names, lines)["copy"]
     return copy
@@ -114,15 +114,59 @@ def _copier(cls: type) -> _Copier:
         "    if not NAMES.issuperset(changes):",
         "        raise TypeError(f'{CLS.__name__} has no field(s) '",
         "                        + ', '.join(sorted(set(changes) - NAMES)))",
-        "    new = NEW(CLS)",
-        *(
-            f"    SET_{name}(new, changes[{name!r}] if {name!r} in changes else record.{name})"
-            for name in names
+        *_filled(
+            cls,
+            {
+                name: f"changes[{name!r}] if {name!r} in changes else record.{name}"
+                for name in names
+            },
         ),
-        "    return new",
     ]
     copier: _Copier = _compile(cls, names, lines)["copy"]
     return copier
+
+
+def _filled(cls: type, values: dict[str, str]) -> list[str]:
+    """The lines making a new ``cls`` record from one expression per field, and returning it."""
+    if _twin(cls) is None:
+        return [
+            "    new = NEW(CLS)",
+            *(f"    SET_{name}(new, {value})" for name, value in values.items()),
+            "    return new",
+        ]
+    return [
+        "    new = NEW(TWIN)",
+        *(f"    new.{name} = {value}" for name, value in values.items()),
+        "    new.__class__ = CLS",
+        "    return new",
+    ]
+
+
+_TWINS: dict[type, type | None] = {}
+
+
+def _twin(cls: type) -> type | None:
+    """A plain class with the slots of ``cls``, or None when Python would refuse the swap.
+
+    Only a record whose every field is a slot of its own (no base class adding slots, no
+    ``__dict__``) has a twin; the others are filled through their descriptors.
+    """
+    if cls in _TWINS:
+        return _TWINS[cls]
+    twin: type | None = None
+    slots = cls.__dict__.get("__slots__")
+    names = {f.name for f in fields(cls)}
+    if cls.__bases__ == (object,) and isinstance(slots, tuple) and names <= set(slots):
+        candidate = type(f"_{cls.__name__}Twin", (), {"__slots__": slots})
+        probe: Any = object.__new__(candidate)
+        try:
+            probe.__class__ = cls  # the check every swap makes, once
+        except TypeError:
+            pass
+        else:
+            twin = candidate
+    _TWINS[cls] = twin
+    return twin
 
 
 def _field_names(cls: type) -> tuple[str, ...]:
@@ -143,6 +187,7 @@ def _compile(
         "NAMES": frozenset(names),
         "CLS": cls,
         "NEW": object.__new__,
+        "TWIN": _twin(cls),
         "UNSET": _UNSET,
         **{f"SET_{name}": _setter(cls, name) for name in names},
         **(extra or {}),

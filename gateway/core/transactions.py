@@ -34,7 +34,9 @@ _new_changed = constructor(TransactionChanged)
 _new_transaction = constructor(Transaction)
 #: The copies every meter value makes (see `replacer`): the transaction, then its charger.
 _updated_copy = replacer(Transaction, "token", "connector", "seen_seq", "samples")
+_sampled_copy = replacer(Transaction, "seen_seq", "samples")
 _with_transactions = replacer(ChargerState, "transactions", "recently_ended")
+_with_open = replacer(ChargerState, "transactions")
 
 
 def fold(
@@ -42,6 +44,25 @@ def fold(
 ) -> Folded:
     """Apply one transaction event to the charger's open transactions."""
     open_tx = state.transactions.get(event.tx_id)
+    # Most events are meter values for a running transaction: `_sampled` makes what `_fold`
+    # would, in one copy per record and without its comparisons.
+    if (
+        open_tx is not None
+        and type(event) is TransactionUpdated
+        and open_tx.token is not None
+        and open_tx.connector is not None
+    ):
+        return _sampled(state, open_tx, event)
+    return _fold(state, open_tx, event, bindings)
+
+
+def _fold(
+    state: ChargerState,
+    open_tx: Transaction | None,
+    event: TransactionEvent,
+    bindings: tuple[EvseBinding, ...],
+) -> Folded:
+    """`fold` for any event: ``open_tx`` is the open transaction it names, if any."""
     if open_tx is None and event.tx_id in state.recently_ended:
         return state, (_parked(event, "late_event"),)
     if open_tx is not None and event.seq_no is not None and event.seq_no in open_tx.seen_seq:
@@ -139,6 +160,34 @@ def _update(tx: Transaction, event: TransactionUpdated | TransactionStopped) -> 
         tx.connector or event.connector,
         _seq(tx.seen_seq, event.seq_no),
         tx.samples + tuple(event.samples),
+    )
+
+
+def _sampled(state: ChargerState, tx: Transaction, event: TransactionUpdated) -> Folded:
+    """What the general path makes of a meter value for a transaction it changes only by it.
+
+    Most events are these: with the token and connector known, only the samples and the
+    sequence numbers can change, so none of the general path's comparisons is needed.
+    """
+    seq_no = event.seq_no
+    seen = tx.seen_seq
+    if seq_no is not None:
+        if seq_no in seen:
+            return state, ()  # a retransmission: already applied
+        seen = seen | {seq_no}
+    tx = _sampled_copy(tx, seen, tx.samples + tuple(event.samples))
+    if len(state.transactions) == 1:  # the usual: it is the charger's only open transaction
+        open_txs = {tx.tx_id: tx}
+    else:
+        open_txs = dict(state.transactions)
+        open_txs[tx.tx_id] = tx
+    return _with_open(state, MappingProxyType(open_txs)), (
+        _new_changed(
+            transaction=tx,
+            new_samples=event.samples,
+            problems=event.problems,
+            record_changed=seq_no is not None,
+        ),
     )
 
 

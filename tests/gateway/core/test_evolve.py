@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import FrozenInstanceError, dataclass, field, replace
 from datetime import timedelta
 from decimal import Decimal
 from types import MappingProxyType
@@ -176,3 +176,47 @@ def test_a_replacer_refuses_a_name_that_is_no_field() -> None:
     """A typo fails when the copier is made, not when a copy is."""
     with pytest.raises(TypeError, match="no field"):
         replacer(Transaction, "samples", "sample")
+
+
+@dataclass(frozen=True, slots=True)
+class _Base:
+    value: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Extended(_Base):
+    label: str = "x"
+
+
+@dataclass(frozen=True, slots=True)
+class _Relaid:
+    value: int
+
+
+# Slots declared after the class was made: its layout has one, the declaration two, so no
+# class built from the declaration can take the record's place.
+_Relaid.__slots__ = ("value", "label")  # type: ignore[assignment]
+
+
+@pytest.mark.parametrize(
+    ("record", "name", "value"),
+    [(_Extended(1, "y"), "value", 3), (_Relaid(1), "value", 3), (TX, "tx_id", "8")],
+)
+def test_copies_are_frozen_records_of_the_original_class(
+    record: Any, name: str, value: object
+) -> None:
+    """Slots of its own, slots from a base, or a layout no other class shares: same records."""
+    copy = evolve(record, **{name: value})
+    assert type(copy) is type(record)
+    assert getattr(copy, name) == value
+    assert evolve(record) == record
+    with pytest.raises(FrozenInstanceError):
+        setattr(copy, name, value)  # the class that filled the copy in lends it no setattr
+
+
+@pytest.mark.parametrize("cls", [_Extended, _Relaid])
+def test_records_of_any_slot_layout_are_constructed(cls: type[Any]) -> None:
+    """A constructor makes what the class makes, whatever way it has to fill the slots."""
+    made = constructor(cls)(value=2)
+    assert type(made) is cls
+    assert made == cls(value=2)
