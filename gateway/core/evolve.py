@@ -76,6 +76,36 @@ def constructor(cls: type[T]) -> Callable[..., T]:
     return build
 
 
+def builder(cls: type[T], *names: str) -> Callable[..., T]:
+    """A function building ``cls`` from the fields ``names`` given positionally.
+
+    ``builder(Reading, "measurand", "value", ...)(m, v, ...)`` is ``Reading(measurand=m,
+    value=v, ...)`` with every other field at its default: for the records built several
+    times per message (a reading per sampled value), where even keyword arguments cost.
+
+    Raises:
+        TypeError: for a class `evolve` would refuse, a name that is not its field, or a
+            field left out that has no plain default.
+    """
+    all_names = _field_names(cls)
+    known = {f.name: f for f in fields(cls)}  # type: ignore[arg-type]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise TypeError(f"{cls.__name__} has no field(s) {', '.join(unknown)}")
+    defaults: dict[str, Any] = {}
+    for name, f in known.items():
+        if name not in names:
+            if f.default is MISSING:
+                raise TypeError(f"{cls.__name__}.{name} has no plain default: pass it")
+            defaults[f"DEFAULT_{name}"] = f.default
+    lines = [
+        f"def build({', '.join(names)}):",
+        *_filled(cls, {n: n if n in names else f"DEFAULT_{n}" for n in all_names}),
+    ]
+    build: Callable[..., T] = _compile(cls, all_names, lines, defaults)["build"]
+    return build
+
+
 def replacer(cls: type[T], *changed: str) -> Callable[..., T]:
     """A function copying a ``cls`` record with the ``changed`` fields given positionally.
 

@@ -20,7 +20,7 @@ from decimal import Decimal
 from math import isfinite
 from typing import Any, TypeGuard
 
-from gateway.core.evolve import constructor
+from gateway.core.evolve import builder, constructor
 from gateway.domain.meter import (
     Measurand,
     MeterLocation,
@@ -32,7 +32,6 @@ from gateway.domain.meter import (
     ReadingContext,
     SignedReading,
 )
-from ocpp_central.translate.common import record_builder
 
 __all__ = [
     "EARLIEST_PLAUSIBLE",
@@ -451,11 +450,11 @@ def _remember_float(raw: float) -> Decimal:
 
 
 #: The quick path's readings (measurand known, not from phases), built positionally by a
-#: `record_builder`: a reading per value is most of a MeterValues' translation.
-_quick_reading = record_builder(
+#: `builder`: a reading per value is most of a MeterValues' translation.
+_quick_reading = builder(
     Reading, "measurand", "value", "unit", "at", "context", "location", "phase"
 )
-_quick_sample = record_builder(MeterSample, "at", "readings")
+_quick_sample = builder(MeterSample, "at", "readings")
 
 
 def _quick_v16(value: dict[str, Any], at: datetime) -> Reading | None:

@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from gateway.core.evolve import constructor
+from gateway.core.evolve import builder, constructor
 from gateway.domain.authorization import AuthDecision, AuthStatus
 from gateway.domain.events import ChargerBooted, ConnectorStatusReported
 from gateway.domain.ids import ChargerId
@@ -21,7 +21,7 @@ from gateway.domain.transactions import (
     TransactionStopped,
     TransactionUpdated,
 )
-from ocpp_central.translate.common import ocpp_datetime, optional_datetime, record_builder
+from ocpp_central.translate.common import ocpp_datetime, optional_datetime
 from ocpp_central.translate.meter import parse_timestamp, v16_samples
 
 #: OCPP 1.6 ChargePointStatus -> the gateway's connector status (DESIGN.md §3).
@@ -74,17 +74,15 @@ def to_heartbeat_reply(now: datetime) -> dict[str, Any]:
 
 #: The events, built faster than by the classes' own __init__ (see `constructor`); those
 #: of MeterValues and StatusNotification, most of what chargers send, positionally
-#: (see `record_builder`).
-_status = record_builder(
+#: (see `builder`).
+_status = builder(
     ConnectorStatusReported,
     *("charger_id", "at", "connector", "status", "error_code", "info", "reported_at"),
 )
-_updated = record_builder(
+_updated = builder(
     TransactionUpdated, "charger_id", "at", "tx_id", "connector", "samples", "problems"
 )
-_reported = record_builder(
-    MeterValuesReported, "charger_id", "at", "connector", "samples", "problems"
-)
+_reported = builder(MeterValuesReported, "charger_id", "at", "connector", "samples", "problems")
 _new_started = constructor(TransactionStarted)
 _new_stopped = constructor(TransactionStopped)
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from gateway.core.evolve import constructor
+from gateway.core.evolve import builder, constructor
 from gateway.domain.authorization import AuthDecision, AuthStatus
 from gateway.domain.events import (
     ChargerBooted,
@@ -26,7 +26,7 @@ from gateway.domain.transactions import (
     TransactionStopped,
     TransactionUpdated,
 )
-from ocpp_central.translate.common import ocpp_datetime, optional_datetime, record_builder
+from ocpp_central.translate.common import ocpp_datetime, optional_datetime
 from ocpp_central.translate.meter import parse_timestamp, v201_samples
 
 #: OCPP 2.0.1 ConnectorStatusEnumType -> the gateway's connector status (DESIGN.md §3).
@@ -64,19 +64,15 @@ def to_heartbeat_reply(now: datetime) -> dict[str, Any]:
 
 #: The events, built faster than by the classes' own __init__ (see `constructor`); those
 #: of TransactionEvent Updated, MeterValues and StatusNotification, most of what chargers
-#: send, positionally (see `record_builder`).
+#: send, positionally (see `builder`).
 _new_started = constructor(TransactionStarted)
 _new_stopped = constructor(TransactionStopped)
-_status = record_builder(
-    ConnectorStatusReported, "charger_id", "at", "connector", "status", "reported_at"
-)
-_updated = record_builder(
+_status = builder(ConnectorStatusReported, "charger_id", "at", "connector", "status", "reported_at")
+_updated = builder(
     TransactionUpdated,
     *("charger_id", "at", "tx_id", "connector", "token", "seq_no", "samples", "problems"),
 )
-_reported = record_builder(
-    MeterValuesReported, "charger_id", "at", "connector", "samples", "problems"
-)
+_reported = builder(MeterValuesReported, "charger_id", "at", "connector", "samples", "problems")
 
 
 def from_status_notification(
