@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections.abc import Iterator
@@ -388,6 +389,10 @@ class Gateway:
             misfire_grace_time=None,
         )
         self.scheduler.start()
+        # What start-up built (configuration, schemas, models, the site's state) lives as
+        # long as the process: out of the collector's way, a full collection no longer walks
+        # it, which cost a tenth of the CPU under load and pauses of 0.2 s. Undone by stop.
+        gc.freeze()
         log.info(
             "gateway %s started ocpp=%s:%d http=%s:%d",
             __version__,
@@ -425,6 +430,7 @@ class Gateway:
             await self.ocpi.aclose()
         await self.runtime.stop()
         self.store.close()
+        gc.unfreeze()  # a stopped gateway's objects can be collected again
         self._stopped.set()
         log.info("gateway stopped")
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
+from gateway.app import Gateway
 from gateway.domain.ids import ChargerId
-from tests.integration.conftest import Running
+from tests.integration.conftest import Running, site_settings
 from tests.sim.charger import sim_charger, wait_until
 
 pytestmark = pytest.mark.integration
@@ -27,3 +30,15 @@ async def test_a_connection_drops_its_handshake_headers_and_keeps_working(
 
     assert reply[0] == 3
     assert [r.action for r in running.gateway.ocpp.recent_messages(charger)][-1] == "Heartbeat"
+
+
+async def test_start_up_objects_are_kept_out_of_the_collector_until_stop(tmp_path, clock) -> None:
+    """A running gateway's start-up objects are frozen; stopping it lets them go again."""
+    gc.unfreeze()
+    gateway = Gateway(site_settings(tmp_path), clock=clock)
+    await gateway.start()
+    try:
+        assert gc.get_freeze_count() > 0
+    finally:
+        await gateway.stop()
+    assert gc.get_freeze_count() == 0
