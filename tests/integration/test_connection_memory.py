@@ -6,7 +6,7 @@ import gc
 
 import pytest
 
-from gateway.app import Gateway
+from gateway.app import GC_YOUNG_OBJECTS, Gateway
 from gateway.domain.ids import ChargerId
 from tests.integration.conftest import Running, site_settings
 from tests.sim.charger import sim_charger, wait_until
@@ -33,12 +33,16 @@ async def test_a_connection_drops_its_handshake_headers_and_keeps_working(
 
 
 async def test_start_up_objects_are_kept_out_of_the_collector_until_stop(tmp_path, clock) -> None:
-    """A running gateway's start-up objects are frozen; stopping it lets them go again."""
+    """A running gateway's start-up objects are frozen and its young generation is large;
+    stopping it lets them go and gives the collector its settings back."""
     gc.unfreeze()
+    before = gc.get_threshold()
     gateway = Gateway(site_settings(tmp_path), clock=clock)
     await gateway.start()
     try:
         assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == (GC_YOUNG_OBJECTS, *before[1:])
     finally:
         await gateway.stop()
     assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == before
