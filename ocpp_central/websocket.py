@@ -37,6 +37,7 @@ _WHOLE_TEXT = 0x81
 _MASKED = 0x80
 _LENGTH_16 = 126
 _LENGTH_64 = 127
+_MAX_LENGTH_16 = 0xFFFF  # the longest payload a 16-bit length field can give
 _DATA = (Opcode.TEXT, Opcode.BINARY, Opcode.CONT)
 
 
@@ -207,7 +208,7 @@ class ChargerSocket(ServerConnection):
             size = len(data)
             if size < _LENGTH_16:
                 head = bytes((_WHOLE_TEXT, size))
-            elif size < 65536:
+            elif size <= _MAX_LENGTH_16:
                 head = bytes((_WHOLE_TEXT, _LENGTH_16)) + size.to_bytes(2, "big")
             else:
                 head = bytes((_WHOLE_TEXT, _LENGTH_64)) + size.to_bytes(8, "big")

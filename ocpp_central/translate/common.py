@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TypeVar
-
-T = TypeVar("T")
 
 
 def ocpp_datetime(dt: datetime) -> str:

@@ -106,6 +106,7 @@ def test_a_start_sealed_through_the_evse_index_gets_the_same_document():
     index = evse_index(SETTINGS)
     uids = [evse.uid for loc in SETTINGS.locations for evse in loc.evses]
     assert sorted(index) == sorted(uids)
+    assert all(evse in loc.evses and evse.uid == uid for uid, (loc, evse) in index.items())
     for uid in [*uids, "GONE-1"]:
         tx = a_transaction(evse_uid=EvseUid(uid))
         with_index = seal_site(tx, SETTINGS, configured_at=CONFIGURED, index=index)
